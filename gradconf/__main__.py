@@ -1,0 +1,7 @@
+"""``python -m gradconf``."""
+
+import sys
+
+from gradconf.cli import main
+
+sys.exit(main())

@@ -1,0 +1,93 @@
+"""Dtype names shared by cases, adapters and reports, and the JSON form of arrays."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+INT_DTYPES = ("int32", "int64")
+DTYPES = FLOAT_DTYPES + INT_DTYPES
+
+# bfloat16 has no NumPy dtype: values are rounded by hand (below) and carried as float32.
+_NUMPY = {"float16": np.float16, "float32": np.float32, "float64": np.float64,
+          "int32": np.int32, "int64": np.int64}
+
+MAX_ENCODED = 4096  # entries written to JSON per array; larger arrays keep a summary
+
+
+def is_float(dtype: str) -> bool:
+    """True for the floating dtypes a framework can differentiate."""
+    return dtype in FLOAT_DTYPES
+
+
+def round_to(values: Any, dtype: str) -> np.ndarray:
+    """``values`` rounded to ``dtype`` and returned as float64 (or int64 for integer dtypes).
+
+    This is the point the oracle differentiates at: the exact value a framework sees.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    if dtype == "bfloat16":
+        return _round_bfloat16(arr)
+    if dtype in INT_DTYPES:
+        return arr.astype(_NUMPY[dtype]).astype(np.int64)
+    return arr.astype(_NUMPY[dtype]).astype(np.float64)
+
+
+def as_dtype(values: Any, dtype: str) -> np.ndarray:
+    """``values`` as a NumPy array of ``dtype`` (bfloat16 carried as rounded float32)."""
+    if dtype == "bfloat16":
+        return _round_bfloat16(np.asarray(values, dtype=np.float64)).astype(np.float32)
+    return np.asarray(values).astype(_NUMPY[dtype])
+
+
+def _round_bfloat16(arr: np.ndarray) -> np.ndarray:
+    bits = arr.astype(np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+def result_dtype(dtypes: list[str]) -> str:
+    """The dtype a framework's type promotion gives for ``dtypes`` (float inputs only)."""
+    floats = [d for d in dtypes if is_float(d)]
+    if not floats:
+        return "float32"
+    order = {"float16": 0, "bfloat16": 0, "float32": 1, "float64": 2}
+    best = max(floats, key=order.__getitem__)
+    if best in ("float16", "bfloat16") and len(set(floats)) > 1:
+        return "float32"
+    return best
+
+
+def _num(x: float) -> float | str:
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return float(x)
+
+
+def encode(arr: Any, dtype: str | None = None) -> dict[str, Any]:
+    """JSON form of an array: shape, dtype, row-major data (NaN/inf as strings).
+
+    Arrays above :data:`MAX_ENCODED` entries keep their first entries and a summary.
+    """
+    a = np.asarray(arr)
+    flat = a.astype(np.float64).reshape(-1)
+    out: dict[str, Any] = {"shape": list(a.shape), "dtype": dtype or str(a.dtype),
+                           "data": [_num(v) for v in flat[:MAX_ENCODED]]}
+    if flat.size > MAX_ENCODED:
+        finite = flat[np.isfinite(flat)]
+        out["truncated"] = True
+        out["summary"] = {"min": _num(finite.min()) if finite.size else None,
+                          "max": _num(finite.max()) if finite.size else None,
+                          "nonfinite": int(flat.size - finite.size)}
+    return out
+
+
+def decode(obj: dict[str, Any]) -> np.ndarray:
+    """Inverse of :func:`encode` for untruncated arrays (float64)."""
+    data = [float(v) if isinstance(v, str) else v for v in obj["data"]]
+    return np.asarray(data, dtype=np.float64).reshape(obj["shape"])

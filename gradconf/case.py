@@ -1,0 +1,361 @@
+"""A validated case: the YAML form resolved into a program, shapes, checks and probes.
+
+:func:`build` takes a :class:`~gradconf.schema.CaseSpec` and checks everything that needs
+the whole case (names resolve, shapes agree, golden keys name checks, divergences name
+checks). Each problem is a :class:`CaseError` carrying the path of the offending field so
+the loader can point at its line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gradconf.arrays import is_float, result_dtype, round_to
+from gradconf.expr import ExprError, Program, infer_shapes, parse
+from gradconf.ops import OPS, Shape
+from gradconf.schema import ArraySpec, CaseSpec, CheckSpec, Divergence, ProbeSpec, Tolerance
+
+Path = tuple[str | int, ...]
+
+
+class CaseError(ValueError):
+    """A problem in one case, at ``path`` (e.g. ``("checks", 2, "cotangent")``)."""
+
+    def __init__(self, message: str, path: Path = (), hint: str = "", sub_line: int = 0,
+                 col: int = 0) -> None:
+        super().__init__(message)
+        self.message, self.path, self.hint, self.sub_line, self.col = (
+            message, path, hint, sub_line, col)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expanded check: a jacobian with three modes becomes three of these."""
+
+    id: str
+    kind: str
+    wrt: tuple[str, ...]
+    mode: str | None = None
+    order: int = 1
+    cotangent: Any = "ones"
+    tangent: Any = "ones"
+    cotangents: tuple[Any, ...] = ()
+    spec_index: int = 0
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One probe with its id (``probe-<kind>`` unless named)."""
+
+    id: str
+    spec: ProbeSpec
+    spec_index: int = 0
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case ready to run: everything an adapter, the oracle and the report need."""
+
+    id: str
+    title: str
+    file: str
+    line: int
+    source: Mapping[str, str]
+    program: Program
+    sources: Mapping[str, ArraySpec]
+    inputs: tuple[str, ...]
+    constants: tuple[str, ...]
+    wrt: tuple[str, ...]
+    shapes: Mapping[str, Shape]
+    out_shape: Shape
+    dtypes: tuple[str, ...]
+    checks: tuple[Check, ...]
+    probes: tuple[Probe, ...]
+    golden: Mapping[str, Any]
+    tolerance: Mapping[str, Tolerance]
+    divergences: tuple[Divergence, ...]
+    derivation: str | None = None
+    node_shapes: tuple[Shape, ...] = field(default=())
+
+    def dtype_of(self, name: str, run_dtype: str) -> str:
+        """The dtype ``name`` has in a run at ``run_dtype`` (pinned dtypes win)."""
+        return self.sources[name].dtype or run_dtype
+
+    def output_dtype(self, run_dtype: str) -> str:
+        """The dtype the output should have: promotion over the float sources read."""
+        return self.node_dtypes(run_dtype)[self.program.output]
+
+    def node_dtypes(self, run_dtype: str) -> list[str]:
+        """The dtype promotion gives every node (Python scalars do not promote)."""
+        out: list[str] = []
+        for node in self.program.nodes:
+            if node.op == "input":
+                out.append(self.dtype_of(node.name or "", run_dtype))
+            elif node.op == "scalar":
+                out.append("")
+            else:
+                out.append(result_dtype([out[a] for a in node.args if out[a]]))
+        return out
+
+    def named_dtype(self, name: str, run_dtype: str) -> str:
+        """The dtype of ``out`` or of a named intermediate."""
+        index = self.program.output if name == "out" else self.program.names[name]
+        return self.node_dtypes(run_dtype)[index]
+
+    def point(self, run_dtype: str) -> dict[str, np.ndarray]:
+        """Every source's value rounded to its dtype in this run, as float64 / int64."""
+        return {n: round_to(base_value(self.sources[n]), self.dtype_of(n, run_dtype))
+                for n in self.sources}
+
+    def divergence(self, framework: str, check_id: str, dtype: str) -> Divergence | None:
+        """The declared divergence covering this (framework, check, dtype), if any."""
+        for d in self.divergences:
+            if (d.framework == framework and fnmatch.fnmatchcase(check_id, d.check)
+                    and (d.dtypes is None or dtype in d.dtypes)):
+                return d
+        return None
+
+
+def base_value(spec: ArraySpec) -> np.ndarray:
+    """The float64 value of an input or constant before rounding to a run's dtype."""
+    if spec.value is not None:
+        return np.asarray(spec.value, dtype=np.float64)
+    shape = tuple(spec.shape or ())
+    rng = np.random.default_rng(spec.seed)
+    if spec.init == "normal":
+        return rng.standard_normal(shape) * spec.scale
+    if spec.init == "uniform":
+        return rng.uniform(spec.low, spec.high, shape)
+    return np.ones(shape) if spec.init == "ones" else np.zeros(shape)
+
+
+def materialize(spec: Any, shape: Shape, seed: int = 0) -> np.ndarray:
+    """A cotangent/tangent: ``ones``, ``zeros``, ``random`` / ``{random: seed}``, or literal."""
+    if isinstance(spec, str) and spec in ("ones", "zeros"):
+        return np.ones(shape) if spec == "ones" else np.zeros(shape)
+    if spec == "random" or (isinstance(spec, dict) and set(spec) == {"random"}):
+        s = spec["random"] if isinstance(spec, dict) else seed
+        return np.random.default_rng(s).standard_normal(shape)
+    arr = np.asarray(spec, dtype=np.float64)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"has shape {arr.shape}, but should be {tuple(shape)}")
+    return arr
+
+
+def tangent_for(check: Check, name: str, shape: Shape) -> np.ndarray:
+    """The tangent of input ``name`` for a jvp check (one spec, or a mapping by input)."""
+    spec = check.tangent
+    if isinstance(spec, dict) and set(spec) != {"random"}:
+        spec = spec.get(name, "zeros")
+    seed = sorted(check.wrt).index(name) if name in check.wrt else 0
+    return materialize(spec, shape, seed)
+
+
+def build(spec: CaseSpec, file: str, line: int) -> Case:
+    """Validate ``spec`` as a whole and resolve it into a :class:`Case`."""
+    _check_names(spec)
+    known = [*spec.inputs, *spec.constants]
+    try:
+        program = parse(spec.function, known)
+    except ExprError as exc:
+        raise CaseError(exc.message, ("function",), exc.hint, exc.line, exc.col) from None
+    sources = {**spec.inputs, **spec.constants}
+    shapes = {n: _shape_of(s, ("inputs" if n in spec.inputs else "constants", n))
+              for n, s in sources.items()}
+    try:
+        node_shapes = infer_shapes(program, shapes)
+    except ExprError as exc:
+        raise CaseError(exc.message, ("function",), exc.hint, exc.line, exc.col) from None
+    wrt = _wrt(spec)
+    out_shape = node_shapes[program.output]
+    checks = _expand_checks(spec, wrt, shapes, out_shape)
+    probes = _probes(spec, program, wrt)
+    ids = [c.id for c in checks] + [p.id for p in probes]
+    named = {n: node_shapes[i] for n, i in program.names.items()}
+    golden = _golden(spec, checks, probes, shapes, out_shape, named)
+    _check_divergences(spec, ids)
+    return Case(spec.id, spec.title, file, line, spec.source.model_dump(), program, sources,
+                tuple(spec.inputs), tuple(spec.constants), wrt, shapes, out_shape, spec.dtypes,
+                checks, probes, golden, dict(spec.tolerance), spec.divergences,
+                spec.derivation, tuple(node_shapes))
+
+
+def _check_names(spec: CaseSpec) -> None:
+    for group in ("inputs", "constants"):
+        for name in getattr(spec, group):
+            if not name.isidentifier() or name in OPS:
+                raise CaseError(f"{group[:-1]} name '{name}' must be an identifier and not an op",
+                                (group, name))
+    both = set(spec.inputs) & set(spec.constants)
+    if both:
+        raise CaseError(f"'{sorted(both)[0]}' is both an input and a constant", ("constants",))
+
+
+def _shape_of(spec: ArraySpec, path: Path) -> Shape:
+    if spec.shape is not None:
+        return tuple(spec.shape)
+    try:
+        arr = np.asarray(spec.value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise CaseError("value is not a rectangular array of numbers", path,
+                        "every row of a nested list needs the same length") from None
+    return arr.shape
+
+
+def _wrt(spec: CaseSpec) -> tuple[str, ...]:
+    floats = [n for n, s in spec.inputs.items() if is_float(s.dtype or "float64")]
+    wrt = spec.wrt if spec.wrt is not None else tuple(floats)
+    for name in wrt:
+        if name not in spec.inputs:
+            raise CaseError(f"wrt names '{name}', which is not an input", ("wrt",),
+                            f"inputs: {', '.join(spec.inputs)}")
+        if name not in floats:
+            raise CaseError(f"wrt names '{name}', which has an integer dtype", ("wrt",))
+    return wrt
+
+
+def _expand_checks(spec: CaseSpec, wrt: tuple[str, ...], shapes: Mapping[str, Shape],
+                   out_shape: Shape) -> tuple[Check, ...]:
+    out: list[Check] = []
+    for i, c in enumerate(spec.checks):
+        cw = c.wrt or wrt
+        for name in cw:
+            if name not in wrt:
+                raise CaseError(f"check wrt '{name}' is not among the case's wrt {list(wrt)}",
+                                ("checks", i, "wrt"))
+        out.extend(_one_check(c, i, cw, shapes, out_shape))
+    seen: set[str] = set()
+    for chk in out:
+        if chk.id in seen:
+            raise CaseError(f"two checks have the id '{chk.id}'", ("checks", chk.spec_index),
+                            "give one of them a name: e.g. '- vjp: {name: random, ...}'")
+        seen.add(chk.id)
+    return tuple(out)
+
+
+def _one_check(c: CheckSpec, i: int, wrt: tuple[str, ...], shapes: Mapping[str, Shape],
+               out_shape: Shape) -> list[Check]:
+    suffix = f"-{c.name}" if c.name else ""
+    path: Path = ("checks", i)
+    if c.kind in ("vjp", "hessian"):
+        _shaped(c.cotangent, out_shape, (*path, "cotangent"))
+    if c.kind == "jvp":
+        for n in wrt:
+            t = c.tangent.get(n, "zeros") if isinstance(c.tangent, dict) and set(c.tangent) != {
+                "random"} else c.tangent
+            _shaped(t, shapes[n], (*path, "tangent"))
+    if c.kind == "jacobian":
+        return [Check(f"jacobian-{m}{suffix}", "jacobian", wrt, mode=m, spec_index=i)
+                for m in c.modes]
+    if c.kind == "derivative":
+        if len(wrt) != 1:
+            raise CaseError("a derivative check differentiates one input; set its wrt",
+                            (*path, "wrt"))
+        cots = c.cotangents or ("ones",) * c.order
+        if len(cots) != c.order:
+            raise CaseError(f"order {c.order} needs {c.order} cotangents, got {len(cots)}",
+                            (*path, "cotangents"))
+        _shaped(cots[0], out_shape, (*path, "cotangents", 0))
+        for k, v in enumerate(cots[1:], 1):
+            _shaped(v, shapes[wrt[0]], (*path, "cotangents", k))
+        return [Check(f"derivative-{c.order}{suffix}", "derivative", wrt, order=c.order,
+                      cotangents=tuple(cots), spec_index=i)]
+    kind_id = "rev-fwd" if c.kind == "rev_fwd" else c.kind
+    return [Check(f"{kind_id}{suffix}", c.kind, wrt, cotangent=c.cotangent, tangent=c.tangent,
+                  spec_index=i)]
+
+
+def _shaped(spec: Any, shape: Shape, path: Path) -> None:
+    try:
+        materialize(spec, shape)
+    except (ValueError, TypeError) as exc:
+        raise CaseError(f"{path[-1]} {exc}", path,
+                        "use ones, zeros, random, {random: seed} or a literal array") from None
+
+
+def _probes(spec: CaseSpec, program: Program, wrt: tuple[str, ...]) -> tuple[Probe, ...]:
+    out = []
+    for i, p in enumerate(spec.probes):
+        path: Path = ("probes", i)
+        for name in p.of:
+            if name not in program.names:
+                raise CaseError(f"probe reads intermediate '{name}', which the function "
+                                "does not assign", (*path, "of"),
+                                f"assigned: {', '.join(program.names) or 'none'}")
+        if p.track is not None and p.track not in program.names:
+            raise CaseError(f"probe tracks '{p.track}', which the function does not assign",
+                            (*path, "track"))
+        for name in (*p.parts, *([p.input] if p.input else [])):
+            if name not in spec.inputs:
+                raise CaseError(f"probe names '{name}', which is not an input", path)
+        pid = f"probe-{p.name or p.kind.replace('_', '-')}"
+        out.append(Probe(pid, p, i))
+    if len({p.id for p in out}) != len(out):
+        raise CaseError("two probes share an id", ("probes",), "name one of them")
+    return tuple(out)
+
+
+def result_shapes(check: Check, shapes: Mapping[str, Shape], out_shape: Shape,
+                  named: Mapping[str, Shape] | None = None) -> dict[str, Shape]:
+    """The arrays a check produces, by name: what observed, reference and golden hold.
+
+    ``value`` also reports every named intermediate (``named``: name -> shape).
+    """
+    if check.kind == "value":
+        return {"out": out_shape, **(named or {})}
+    if check.kind == "jvp":
+        return {"out": out_shape}
+    if check.kind in ("vjp", "derivative"):
+        return {n: shapes[n] for n in check.wrt}
+    if check.kind in ("jacobian", "rev_fwd"):
+        return {n: out_shape + shapes[n] for n in check.wrt}
+    return {f"{a},{b}": shapes[a] + shapes[b] for a in check.wrt for b in check.wrt}
+
+
+PROBE_GOLDEN_KEYS = ("message", "message_key", "values", "steps")
+
+
+def _golden(spec: CaseSpec, checks: tuple[Check, ...], probes: tuple[Probe, ...],
+            shapes: Mapping[str, Shape], out_shape: Shape,
+            named: Mapping[str, Shape]) -> dict[str, Any]:
+    """Golden numbers normalised to ``{name: array}`` per check, shapes checked."""
+    by_id = {c.id: c for c in checks}
+    probe_ids = {p.id for p in probes}
+    out: dict[str, Any] = {}
+    for key, raw in spec.golden.items():
+        path: Path = ("golden", key)
+        if key in probe_ids:
+            if not isinstance(raw, dict) or set(raw) - set(PROBE_GOLDEN_KEYS):
+                raise CaseError(f"probe golden takes the keys {', '.join(PROBE_GOLDEN_KEYS)}",
+                                path)
+            out[key] = raw
+            continue
+        if key not in by_id:
+            raise CaseError(f"golden names check '{key}', which the case does not have", path,
+                            f"check ids: {', '.join([*by_id, *sorted(probe_ids)])}")
+        want = result_shapes(by_id[key], shapes, out_shape, named)
+        arrays = raw if isinstance(raw, dict) else {next(iter(want)): raw}
+        for name, value in arrays.items():
+            if name not in want:
+                raise CaseError(f"golden for '{key}' names '{name}'; expected {', '.join(want)}",
+                                (*path, name))
+            try:
+                if isinstance(value, str | dict):
+                    raise ValueError("is not a number or array of numbers")
+                materialize(value, want[name])
+            except (ValueError, TypeError) as exc:
+                raise CaseError(f"golden '{key}' {name} {exc}", (*path, name)) from None
+        out[key] = arrays
+    return out
+
+
+def _check_divergences(spec: CaseSpec, ids: list[str]) -> None:
+    for i, d in enumerate(spec.divergences):
+        if not any(fnmatch.fnmatchcase(cid, d.check) for cid in ids):
+            raise CaseError(f"divergence names check '{d.check}', which matches no check",
+                            ("divergences", i, "check"), f"check ids: {', '.join(ids)}")

@@ -1,0 +1,263 @@
+"""The pytest plugin: case files become items, items become records.
+
+``pytest cases/ --framework torch`` collects every ``*.yaml`` case file into one item per
+(case, check, dtype) and one per probe, with node ids such as
+``cases/reductions.yaml::mean-of-matrix[torch-vjp-float64]``, so ``-k``, ``-x``,
+``--junitxml`` and ``-n auto`` work as usual. A case that does not load is one failing
+item carrying its located error; the others run. Records travel to the controlling
+process in ``user_properties`` and are written there to ``<results-dir>/<framework>.jsonl``
+as they arrive, also when xdist runs the items; a worker that dies or an item that times
+out still gets a record. This module computes no derivatives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gradconf.adapter import Adapter, installed, load_adapter
+from gradconf.case import Case, Check, Probe
+from gradconf.kinds import FAILING
+from gradconf.loader import LoadError, load_file
+from gradconf.report.text import failure_text
+from gradconf.results import JsonlWriter, environment
+from gradconf.runner import invalid_record, run_check, run_probe
+
+RECORD = "gradconf_record"
+_ADAPTERS: dict[str, Adapter] = {}
+_SEEN_IDS = pytest.StashKey[dict[str, str]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--framework`` and ``--results-dir``."""
+    group = parser.getgroup("gradconf", "gradconf conformance cases")
+    group.addoption("--framework", default=os.environ.get("GRADCONF_FRAMEWORK"),
+                    help="adapter to run the cases on (default: the one installed adapter)")
+    group.addoption("--results-dir", default="reports",
+                    help="directory for <framework>.jsonl (default: reports)")
+
+
+def _framework(config: pytest.Config) -> str:
+    chosen = config.getoption("framework")
+    if chosen:
+        return str(chosen)
+    found = installed()
+    if len(found) != 1:
+        raise pytest.UsageError("gradconf: pass --framework (installed adapters: "
+                                f"{', '.join(found) or 'none'})")
+    return found[0]
+
+
+def adapter_for(config: pytest.Config) -> Adapter:
+    """The run's adapter, imported once per process."""
+    name = _framework(config)
+    if name not in _ADAPTERS:
+        try:
+            _ADAPTERS[name] = load_adapter(name)
+        except (LookupError, ImportError) as exc:
+            raise pytest.UsageError(f"gradconf: cannot load the {name!r} adapter: {exc}") from exc
+    return _ADAPTERS[name]
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def _collecting(config: pytest.Config, path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml") and (
+        config.getoption("framework") is not None or path.parent.name == "cases")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Case files are ``*.yaml`` under a ``cases`` directory (any YAML with --framework)."""
+    if _collecting(parent.config, file_path):
+        collector: pytest.Collector = CaseFile.from_parent(parent, path=file_path)
+        return collector
+    return None
+
+
+class CaseFile(pytest.File):
+    """One case file: its cases' items, or invalid items for what did not load."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        """Items in file order; a duplicate id (across files) is an invalid item."""
+        fw = _framework(self.config)
+        seen = self.config.stash.setdefault(_SEEN_IDS, {})
+        shown = self.nodeid.split("::")[0]
+        for loaded in load_file(self.path, shown):
+            if isinstance(loaded, LoadError):
+                yield InvalidItem.from_parent(self, name=_invalid_name(loaded, fw), error=loaded)
+            elif loaded.id in seen:
+                err = LoadError(shown, loaded.line, f"duplicate case id (first at "
+                                f"{seen[loaded.id]})", loaded.id,
+                                "case ids are unique across all case files")
+                yield InvalidItem.from_parent(self, name=_invalid_name(err, fw), error=err)
+            else:
+                seen[loaded.id] = f"{shown}:{loaded.line}"
+                yield from _items(self, loaded, fw)
+
+
+def _invalid_name(err: LoadError, fw: str) -> str:
+    return f"{err.case_id or f'line-{err.line}'}[{fw}-invalid-L{err.line}]"
+
+
+def _items(parent: CaseFile, case: Case, fw: str) -> Iterator[pytest.Item]:
+    for dtype in case.dtypes:
+        for check in case.checks:
+            yield CheckItem.from_parent(parent, name=f"{case.id}[{fw}-{check.id}-{dtype}]",
+                                        case=case, check=check, dtype=dtype)
+    for probe in case.probes:
+        yield ProbeItem.from_parent(parent, name=f"{case.id}[{fw}-{probe.id}-{case.dtypes[0]}]",
+                                    case=case, probe=probe)
+
+
+class CheckFailed(Exception):
+    """A failing verdict; its text is the report's failure message."""
+
+
+class _RecordItem(pytest.Item):
+    """An item whose outcome is a record: pass, fail (FAILING verdicts) or skip."""
+
+    case: Case
+
+    def _finish(self, rec: dict[str, Any]) -> None:
+        rec["nodeid"] = self.nodeid
+        self.user_properties.append((RECORD, json.dumps(rec, allow_nan=False)))
+        if rec["verdict"] in FAILING:
+            raise CheckFailed(failure_text(rec))
+        if rec["verdict"] == "unsupported":
+            pytest.skip(rec["message"])
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        """The verdict's text for CheckFailed; pytest's usual report for anything else."""
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """Point at the case's line in its file."""
+        return self.path, self.case.line - 1, self.name
+
+
+class CheckItem(_RecordItem):
+    """One check of one case at one dtype."""
+
+    def __init__(self, *, case: Case, check: Check, dtype: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.case, self.check, self.dtype = case, check, dtype
+        self.add_marker(pytest.mark.gradconf)
+
+    def runtest(self) -> None:
+        """Run the check and hand its record on."""
+        adapter = adapter_for(self.config)
+        self._finish(run_check(self.case, self.check, self.dtype, adapter, adapter.version()))
+
+
+class ProbeItem(_RecordItem):
+    """One probe of one case."""
+
+    def __init__(self, *, case: Case, probe: Probe, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.case, self.probe = case, probe
+
+    def runtest(self) -> None:
+        """Run the probe and hand its record on."""
+        adapter = adapter_for(self.config)
+        self._finish(run_probe(self.case, self.probe, adapter, adapter.version()))
+
+
+class InvalidItem(pytest.Item):
+    """A case (or file) that did not load: fails with its one located line."""
+
+    def __init__(self, *, error: LoadError, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.error = error
+
+    def runtest(self) -> None:
+        """Record ``invalid`` and fail with the located message."""
+        adapter = adapter_for(self.config)
+        rec = invalid_record(self.error.file, self.error.line, self.error.case_id,
+                             str(self.error), adapter.name, adapter.version())
+        rec["nodeid"] = self.nodeid
+        self.user_properties.append((RECORD, json.dumps(rec)))
+        raise CheckFailed(str(self.error))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        """The located load error."""
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """Point at the offending line."""
+        return self.path, self.error.line - 1, self.name
+
+
+# ---------------------------------------------------------------- writing records
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker and, in the controlling process, the record writer."""
+    config.addinivalue_line("markers", "gradconf: an item generated from a case file")
+    if _is_controller(config):
+        config.pluginmanager.register(RecordWriter(config), "gradconf-record-writer")
+
+
+class RecordWriter:
+    """Writes each record to ``<results-dir>/<framework>.jsonl`` as its report arrives.
+
+    The file is opened (and truncated) when the first record arrives, so a run of the
+    suite's own tests never touches a report.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.writer: JsonlWriter | None = None
+
+    def _open(self) -> JsonlWriter:
+        if self.writer is None:
+            adapter = adapter_for(self.config)
+            path = Path(self.config.getoption("results_dir")) / f"{adapter.name}.jsonl"
+            env = environment(adapter.name, adapter.version(), Path(self.config.rootpath))
+            self.writer = JsonlWriter(path, env)
+        return self.writer
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Write the item's record, or make one for a crash or timeout."""
+        props = dict(report.user_properties)
+        if RECORD in props and report.when == "call":
+            self._open().write(json.loads(props[RECORD]))
+        elif report.failed and RECORD not in props and _is_case_node(report.nodeid):
+            self._open().write(_lost_record(report, adapter_for(self.config)))
+
+    def pytest_sessionfinish(self) -> None:
+        """Close the stream."""
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _is_case_node(nodeid: str) -> bool:
+    path = nodeid.split("::")[0]
+    return path.endswith((".yaml", ".yml")) and "[" in nodeid
+
+
+def _lost_record(report: pytest.TestReport, adapter: Adapter) -> dict[str, Any]:
+    """A record for an item that produced none: its worker died, it timed out, or it broke."""
+    path, _, name = report.nodeid.partition("::")
+    case_id, _, params = name.partition("[")
+    fw, _, rest = params.rstrip("]").partition("-")
+    check, _, dtype = rest.rpartition("-")
+    text = str(report.longrepr).strip()
+    verdict = "crash" if "crashed while running" in text else (
+        "timeout" if "Timeout" in text else "error")
+    kind = "probe" if check.startswith("probe-") else (
+        "rev_fwd" if check.startswith("rev-fwd") else check.split("-")[0])
+    rec = invalid_record(path, 0, case_id, text.splitlines()[-1] if text else "", fw,
+                         adapter.version())
+    rec.update(check=check, dtype=dtype, kind=kind, verdict=verdict, nodeid=report.nodeid,
+               duration_s=float(getattr(report, "duration", 0.0) or 0.0))
+    return rec

@@ -1,0 +1,1 @@
+"""Views of results: the failure text, the Markdown summary and the one-file HTML page."""

@@ -1,0 +1,92 @@
+"""Plain-text views of records: the pytest failure message and the Markdown summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from gradconf.arrays import decode
+from gradconf.kinds import FAILING, VERDICTS
+
+
+def array_text(encoded: dict[str, Any] | None, width: int = 88) -> str:
+    """A compact one-or-few-line rendering of an encoded array."""
+    if encoded is None:
+        return "None (absent)"
+    if encoded.get("truncated"):
+        return f"<{encoded['shape']} array, first entries {encoded['data'][:6]}>"
+    arr = decode(encoded)
+    return np.array2string(arr, precision=6, max_line_width=width, separator=", ",
+                           suppress_small=False, threshold=60)
+
+
+def named_text(named: dict[str, Any] | None, label: str) -> list[str]:
+    """``label: name = array`` lines for a mapping of encoded arrays."""
+    if not named:
+        return []
+    return [f"  {label:<9}: {n} = {array_text(a)}".replace("\n", "\n" + " " * 14)
+            for n, a in named.items()]
+
+
+def failure_text(rec: dict[str, Any]) -> str:
+    """What a person needs to act on a failing record, in the order they need it."""
+    head = (f"{rec['verdict']}: {rec['case']} {rec['check']} {rec['dtype']} on "
+            f"{rec['framework']} {rec['framework_version']}")
+    lines = [head, f"  {rec['message']}"]
+    tol = rec.get("tolerance")
+    if tol and rec.get("kind") != "probe":
+        lines.append(f"  tolerance: rtol {tol['rtol']:g}, atol {tol['atol']:g} x scale, "
+                     f"{tol['oracle_factor']:g} x oracle error (max {rec['oracle_err'] or 0:.3g})")
+    lines += named_text(rec.get("observed"), "observed")
+    lines += named_text(rec.get("reference"), "reference")
+    lines += named_text(rec.get("golden"), "golden")
+    outcome = rec.get("outcome")
+    if outcome:
+        lines.append(f"  outcome  : {outcome['kind']} via {outcome.get('idiom', '')}")
+        lines.append(f"  expected : {rec.get('expected')}")
+    if rec.get("error"):
+        lines.append(f"  raised   : {rec['error']['type']}: {rec['error']['message']}")
+    for w in rec.get("warnings") or []:
+        lines.append(f"  warning  : [{w['kind']}] {w['category']}: {w['message'][:160]}")
+    if rec.get("traceback"):
+        lines.append("  traceback (last frames):")
+        lines += ["    " + t for t in rec["traceback"].strip().splitlines()[-8:]]
+    src = rec.get("source") or {}
+    where = f" (note {src.get('note')}, {src.get('section')})" if src else ""
+    lines.append(f"  case at  : {rec['file']}:{rec['line']}{where}")
+    return "\n".join(lines)
+
+
+def summary_markdown(doc: dict[str, Any]) -> str:
+    """A Markdown summary for CI: counts per framework and verdict, then every failure."""
+    records = doc["records"]
+    frameworks = sorted({r["framework"] for r in records})
+    counts = {fw: Counter(r["verdict"] for r in records if r["framework"] == fw)
+              for fw in frameworks}
+    shown = [v for v in VERDICTS if any(counts[fw][v] for fw in frameworks)]
+    env = doc["environment"]
+    out = ["# gradconf conformance summary", "",
+           f"{len(records)} records; " + ", ".join(
+               f"{fw} {env['frameworks'].get(fw, '?')}" for fw in frameworks)
+           + f"; gradconf {env.get('git_revision') or env.get('gradconf')}", "",
+           "| framework | " + " | ".join(shown) + " |",
+           "|---|" + "---|" * len(shown)]
+    for fw in frameworks:
+        out.append(f"| {fw} | " + " | ".join(str(counts[fw][v]) for v in shown) + " |")
+    failing = [r for r in records if r["verdict"] in FAILING]
+    out += ["", f"## Failing ({len(failing)})", ""]
+    out += [f"- `{r.get('nodeid') or r['case']}` **{r['verdict']}**: "
+            f"{_md(r['message'])}" for r in failing] or ["None."]
+    diverging = [r for r in records if r["verdict"] in ("expected_divergence", "stale")]
+    if diverging:
+        out += ["", "## Declared divergences", ""]
+        out += [f"- `{r['case']}` {r['check']} ({r['framework']}, {r['verdict']}): "
+                f"{_md(r['divergence']['reason'])} [link]({r['divergence']['link']})"
+                for r in diverging]
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:300]

@@ -1,0 +1,134 @@
+"""Results files: the per-framework JSONL stream and the merged ``results.json``.
+
+``reports/<framework>.jsonl`` starts with one ``{"environment": ...}`` line and then holds
+one record per line, appended and flushed as each item finishes, so an interrupted run
+keeps everything it computed. :func:`merge` joins any number of these (one per framework
+venv) into ``results.json``, validated against ``gradconf/schema/results.schema.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+from collections import Counter
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+import jsonschema
+
+from gradconf import SCHEMA_VERSION, __version__
+
+
+def environment(framework: str | None = None, framework_version: str | None = None,
+                root: Path | None = None) -> dict[str, Any]:
+    """Python, platform, NumPy, the suite's git revision and time (and one framework)."""
+    import numpy
+
+    env: dict[str, Any] = {
+        "python": platform.python_version(), "platform": platform.platform(),
+        "numpy": numpy.__version__, "gradconf": __version__,
+        "git_revision": git_revision(root or Path.cwd()),
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "frameworks": {},
+    }
+    if framework:
+        env["frameworks"][framework] = framework_version
+    return env
+
+
+def git_revision(root: Path) -> str | None:
+    """The checkout's commit (with ``-dirty`` for local changes), or None outside git."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, check=True,
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout
+        return rev + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class JsonlWriter:
+    """Appends records to one framework's JSONL file, flushing after every line."""
+
+    def __init__(self, path: Path, env: dict[str, Any]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh: IO[str] = path.open("w", encoding="utf-8")
+        self.write({"environment": env})
+
+    def write(self, record: dict[str, Any]) -> None:
+        """One line, flushed: what is written survives an interrupted run."""
+        self._fh.write(json.dumps(record, allow_nan=False, default=_json_default) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._fh.close()
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_jsonl(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The environment block and the records of one JSONL file (a torn last line is skipped)."""
+    env: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the line an interrupted run was writing
+        if "environment" in obj and len(obj) == 1:
+            env = obj["environment"]
+        else:
+            records.append(obj)
+    return env, records
+
+
+def merge(paths: Iterable[Path]) -> dict[str, Any]:
+    """One results document from per-framework JSONL files."""
+    env: dict[str, Any] = {}
+    records: list[dict[str, Any]] = []
+    for path in sorted(paths):
+        part_env, part = read_jsonl(path)
+        if not env:
+            env = {k: v for k, v in part_env.items() if k != "frameworks"} | {"frameworks": {}}
+        env["frameworks"].update(part_env.get("frameworks", {}))
+        records.extend(part)
+    records.sort(key=lambda r: (r["file"], r["line"], r["case"], r["framework"], r["check"],
+                                r["dtype"]))
+    counts = Counter(r["verdict"] for r in records)
+    return {"schema_version": SCHEMA_VERSION, "environment": env or environment(),
+            "summary": {"total": len(records), "verdicts": dict(sorted(counts.items()))},
+            "records": records}
+
+
+def schema() -> dict[str, Any]:
+    """The committed JSON Schema of ``results.json``."""
+    text = resources.files("gradconf").joinpath("schema/results.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def validate(doc: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError if ``doc`` breaks the results contract."""
+    jsonschema.validate(doc, schema(), cls=jsonschema.Draft202012Validator)
+
+
+def write_results(doc: dict[str, Any], path: Path) -> None:
+    """Validate and write ``results.json``."""
+    validate(doc)
+    path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+

@@ -1,0 +1,282 @@
+"""Run one check or probe of one case on one adapter and judge it: the verdict record.
+
+The record (a dict, see ``gradconf/schema/results.schema.json``) is the contract every
+report reads. This module decides verdicts; adapters only observe, the oracle only
+computes references.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from gradconf.adapter import Adapter, ProbeInputs, Unsupported, WarningInfo
+from gradconf.arrays import as_dtype, encode
+from gradconf.case import Case, Check, Probe, materialize, tangent_for
+from gradconf.compare import Comparison, compare, compare_golden, tolerance_for
+from gradconf.kinds import FAILING
+from gradconf.oracle import Estimate, oracle_for
+from gradconf.probes import judge_probe
+
+
+@contextmanager
+def captured(adapter: Adapter) -> Iterator[list[WarningInfo]]:
+    """Collect the Python warnings emitted inside the block, classified by the adapter."""
+    out: list[WarningInfo] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield out
+    for w in caught:
+        cat, msg = w.category.__name__, str(w.message)
+        info = WarningInfo(adapter.warning_kind(cat, msg), cat, msg)
+        if info not in out:
+            out.append(info)
+
+
+def base_record(case: Case, check_id: str, kind: str, dtype: str, adapter: Adapter,
+                framework_version: str) -> dict[str, Any]:
+    """The fields every record has, before a verdict."""
+    return {
+        "case": case.id, "title": case.title, "file": case.file, "line": case.line,
+        "source": dict(case.source), "framework": adapter.name,
+        "framework_version": framework_version, "check": check_id, "kind": kind,
+        "dtype": dtype, "verdict": None, "message": "", "observed": None, "reference": None,
+        "golden": None, "max_abs_err": None, "max_rel_err": None, "oracle_err": None,
+        "tolerance": None, "classification": None, "worst": None, "outcome": None,
+        "expected": None, "error_kind": None, "error": None, "warnings": [],
+        "divergence": None, "duration_s": 0.0, "oracle_s": 0.0,
+    }
+
+
+def env_for(case: Case, dtype: str) -> dict[str, np.ndarray]:
+    """The inputs and constants as typed NumPy arrays, as an adapter receives them."""
+    point = case.point(dtype)
+    return {n: as_dtype(v, case.dtype_of(n, dtype)) for n, v in point.items()}
+
+
+def run_check(case: Case, check: Check, dtype: str, adapter: Adapter,
+              framework_version: str) -> dict[str, Any]:
+    """Run ``check`` at ``dtype`` on ``adapter`` and return its judged record."""
+    rec = base_record(case, check.id, check.kind, dtype, adapter, framework_version)
+    env = env_for(case, dtype)
+    out_dtype = case.output_dtype(dtype)
+    vectors = _vectors(case, check, dtype, out_dtype)
+    call = _dispatch(adapter, case, check, env, vectors)
+    t0 = time.perf_counter()
+    with captured(adapter) as caught:
+        try:
+            observed = call()
+        except Unsupported as exc:
+            observed = None
+            rec.update(verdict="unsupported", message=f"{adapter.name} cannot run {exc}")
+        except Exception as exc:  # any framework failure becomes a verdict, never a crash
+            observed = None
+            info = adapter.error_info(exc)
+            rec.update(verdict="error", error_kind=info.kind,
+                       error={"type": info.type, "message": info.message},
+                       message=f"raised {info.type}: {_first_line(info.message)}",
+                       traceback=traceback.format_exc(limit=6))
+    rec["duration_s"] = time.perf_counter() - t0
+    rec["warnings"] = [w.__dict__ for w in caught]
+    if observed is not None:
+        _judge(rec, case, check, dtype, observed, vectors, env)
+    return _diverge(rec, case)
+
+
+def _vectors(case: Case, check: Check, dtype: str, out_dtype: str) -> dict[str, Any]:
+    """Cotangents and tangents as typed arrays, in the dtype the framework receives them."""
+    v: dict[str, Any] = {}
+    if check.kind in ("vjp", "hessian"):
+        v["cotangent"] = as_dtype(materialize(check.cotangent, case.out_shape), out_dtype)
+    if check.kind == "jvp":
+        v["tangents"] = {n: as_dtype(tangent_for(check, n, case.shapes[n]),
+                                     case.dtype_of(n, dtype)) for n in check.wrt}
+    if check.kind == "derivative":
+        x = check.wrt[0]
+        shapes = [case.out_shape] + [case.shapes[x]] * (check.order - 1)
+        dts = [out_dtype] + [case.dtype_of(x, dtype)] * (check.order - 1)
+        v["cotangents"] = [as_dtype(materialize(c, s, k), d) for k, (c, s, d) in
+                           enumerate(zip(check.cotangents, shapes, dts, strict=True))]
+    return v
+
+
+def _dispatch(adapter: Adapter, case: Case, check: Check, env: Mapping[str, np.ndarray],
+              v: Mapping[str, Any]) -> Callable[[], dict[str, Any]]:
+    prog, wrt = case.program, check.wrt
+    if check.kind == "value":
+        return lambda: adapter.value(prog, env)
+    if check.kind == "vjp":
+        return lambda: adapter.vjp(prog, env, wrt, v["cotangent"])
+    if check.kind == "jvp":
+        return lambda: {"out": adapter.jvp(prog, env, wrt, v["tangents"])}
+    if check.kind == "jacobian":
+        return lambda: adapter.jacobian(prog, env, wrt, check.mode or "rev")
+    if check.kind == "hessian":
+        return lambda: adapter.hessian(prog, env, wrt, v["cotangent"])
+    if check.kind == "derivative":
+        return lambda: {wrt[0]: adapter.derivative(prog, env, wrt[0], v["cotangents"])}
+    if check.kind == "rev_fwd":
+        return lambda: {"rev": adapter.jacobian(prog, env, wrt, "rev"),
+                        "fwd": adapter.jacobian(prog, env, wrt, "fwd")}
+    raise Unsupported(check.kind)
+
+
+def _f64(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _f64(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_f64(x) for x in v]
+    return np.asarray(v, dtype=np.float64)
+
+
+def _reference(case: Case, check: Check, dtype: str, v: Mapping[str, Any]) -> dict[str, Estimate]:
+    oracle = oracle_for(case, dtype, check.wrt)
+    v = {k: _f64(x) for k, x in v.items()}
+    if check.kind == "value":
+        return oracle.value()
+    if check.kind == "vjp":
+        return oracle.vjp(v["cotangent"])
+    if check.kind == "jvp":
+        return {"out": oracle.jvp(v["tangents"])}
+    if check.kind == "jacobian":
+        return oracle.jacobian_by_input()
+    if check.kind == "hessian":
+        return oracle.hessian(v["cotangent"])
+    if check.kind == "derivative":
+        return {check.wrt[0]: oracle.derivative(v["cotangents"])}
+    raise ValueError(check.kind)
+
+
+def _judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
+           observed: dict[str, Any], v: Mapping[str, Any], env: Mapping[str, np.ndarray]) -> None:
+    tol = tolerance_for(dtype, case.tolerance)
+    rec["tolerance"] = tol
+    if check.kind == "rev_fwd":
+        rev, fwd = observed["rev"], observed["fwd"]
+        rec.update(observed={n: encode(a) for n, a in fwd.items()},
+                   reference={n: encode(a) for n, a in rev.items()}, oracle_err=0.0)
+        cmp = compare(fwd, rev, {}, tol)
+        _set_result(rec, cmp, "forward-mode Jacobian differs from reverse-mode: ")
+        return
+    t0 = time.perf_counter()
+    ref = _reference(case, check, dtype, v)
+    rec["oracle_s"] = time.perf_counter() - t0
+    rec.update(observed={n: encode(a) for n, a in observed.items()},
+               reference={n: encode(e.value) for n, e in ref.items()},
+               oracle_err=max((e.max_err for e in ref.values()), default=0.0),
+               classification="undefined" if any(e.classification == "undefined"
+                                                 for e in ref.values()) else "smooth")
+    if rec["classification"] == "undefined":
+        rec.update(verdict="undefined", message="the derivative does not exist at this point "
+                   "(the oracle found no finite limit)")
+        return
+    bad_dtype = _dtype_problem(observed, check, case, dtype, env)
+    cmp = compare(observed, {n: e.value for n, e in ref.items()},
+                  {n: e.err for n, e in ref.items()}, tol)
+    if bad_dtype and cmp.ok:
+        cmp = Comparison(False, bad_dtype, cmp.max_abs_err, cmp.max_rel_err, cmp.worst)
+    _set_result(rec, cmp, "")
+    golden = case.golden.get(check.id)
+    if golden is not None:
+        rec["golden"] = {n: encode(np.asarray(g, dtype=np.float64)) for n, g in golden.items()}
+        g_tol = case.tolerance.get("golden")
+        gcmp = compare_golden(observed, golden, tol["rtol"], g_tol.atol if g_tol else None)
+        rec["golden_ok"] = gcmp.ok
+        if not gcmp.ok and rec["verdict"] == "pass":
+            rec.update(verdict="mismatch", worst=gcmp.worst,
+                       message="differs from the note's golden value: " + gcmp.reason)
+
+
+def _dtype_problem(observed: Mapping[str, Any], check: Check, case: Case, dtype: str,
+                   env: Mapping[str, np.ndarray]) -> str:
+    """A sentence if a result's dtype is not one that promotion rules allow.
+
+    Values and jvps have the output's dtype, gradients their input's. A Jacobian or
+    Hessian block may carry either dtype of the pair it relates (reverse mode yields the
+    input's, forward mode the output's), so either is accepted.
+    """
+    out_dt = case.output_dtype(dtype)
+    for name, arr in observed.items():
+        if check.kind == "value":
+            allowed = {case.named_dtype(name, dtype)}
+        elif name == "out":
+            allowed = {out_dt}
+        elif check.kind in ("vjp", "derivative"):
+            allowed = {str(env[name].dtype)}
+        else:
+            pair = {str(env[n].dtype) for n in name.split(",")} | {out_dt}
+            allowed = pair | {str(np.result_type(*pair))}
+        got = str(np.asarray(arr).dtype)
+        if got not in allowed and "bfloat16" not in allowed:
+            return f"{name}: dtype {got}, but should be {' or '.join(sorted(allowed))}"
+    return ""
+
+
+def _set_result(rec: dict[str, Any], cmp: Comparison, prefix: str) -> None:
+    rec.update(max_abs_err=cmp.max_abs_err, max_rel_err=cmp.max_rel_err, worst=cmp.worst)
+    if cmp.ok:
+        rec.update(verdict="pass", message="")
+    else:
+        rec.update(verdict=cmp.nonfinite or "mismatch", message=prefix + cmp.reason)
+
+
+def _diverge(rec: dict[str, Any], case: Case) -> dict[str, Any]:
+    """Apply a declared divergence: failing becomes expected, passing becomes stale."""
+    d = case.divergence(rec["framework"], rec["check"], rec["dtype"])
+    if d is None or rec["verdict"] in ("unsupported", "invalid"):
+        return rec
+    rec["divergence"] = {"reason": d.reason, "link": d.link}
+    if rec["verdict"] in FAILING:
+        rec["message"] = f"declared divergence ({rec['verdict']}): {rec['message']}"
+        rec["verdict"] = "expected_divergence"
+    elif rec["verdict"] == "pass":
+        rec.update(verdict="stale", message="declared divergence no longer diverges: "
+                   + d.reason)
+    return rec
+
+
+def run_probe(case: Case, probe: Probe, adapter: Adapter, framework_version: str) -> dict[str, Any]:
+    """Run one probe on the case's first dtype and judge it against its expectation."""
+    dtype = case.dtypes[0]
+    rec = base_record(case, probe.id, "probe", dtype, adapter, framework_version)
+    env = env_for(case, dtype)
+    out_dtype = case.output_dtype(dtype)
+    cot = as_dtype(materialize(probe.spec.cotangent, case.out_shape), out_dtype)
+    steps = tuple(None if s == "zero" else as_dtype(materialize(s, case.out_shape), out_dtype)
+                  for s in probe.spec.steps)
+    vectors = ProbeInputs(cot, steps)
+    t0 = time.perf_counter()
+    with captured(adapter) as caught:
+        try:
+            result = adapter.probe(probe.spec, case.program, env, case.wrt, vectors)
+        except Unsupported as exc:
+            result = None
+            rec.update(verdict="unsupported", message=f"{adapter.name} cannot run {exc}")
+    rec["duration_s"] = time.perf_counter() - t0
+    rec["warnings"] = [w.__dict__ for w in caught]
+    if result is not None:
+        judge_probe(rec, case, probe, dtype, result, vectors, caught)
+    return _diverge(rec, case)
+
+
+def invalid_record(file: str, line: int, case_id: str | None, message: str,
+                   framework: str, framework_version: str) -> dict[str, Any]:
+    """The record of a case that could not be loaded."""
+    return {"case": case_id or "(file)", "title": "", "file": file, "line": line,
+            "source": None, "framework": framework, "framework_version": framework_version,
+            "check": "load", "kind": "load", "dtype": "-", "verdict": "invalid",
+            "message": message, "observed": None, "reference": None, "golden": None,
+            "max_abs_err": None, "max_rel_err": None, "oracle_err": None, "tolerance": None,
+            "classification": None, "worst": None, "outcome": None, "expected": None,
+            "error_kind": None, "error": None, "warnings": [], "divergence": None,
+            "duration_s": 0.0, "oracle_s": 0.0}
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
