@@ -151,7 +151,8 @@ class TorchAdapter(Adapter):
         jac = transform(self.closure(prog, env, wrt), argnums=tuple(range(len(wrt))))(*primals)
         return {n: _np(j) for n, j in zip(wrt, jac, strict=True)}  # type: ignore[misc]
 
-    def _jacobian_loop(self, prog: Program, env: Env, wrt: tuple[str, ...]) -> dict[str, np.ndarray]:
+    def _jacobian_loop(self, prog: Program, env: Env,
+                       wrt: tuple[str, ...]) -> dict[str, np.ndarray]:
         t = self.tensors(env, wrt)
         y = self.forward(prog, t)[0]
         flat = y.reshape(-1)

@@ -23,7 +23,7 @@ from gradconf.schema import ProbeSpec
 ENTRY_POINT_GROUP = "gradconf.adapters"
 
 
-class Unsupported(Exception):  # noqa: N818 - a verdict name, not an error condition
+class Unsupported(Exception):
     """The framework cannot express this check, probe or op; the message says why."""
 
 

@@ -12,6 +12,7 @@ A function is one expression, or assignments followed by the output expression::
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from gradconf.ops import OPS, ShapeError, Shape, lookup
+from gradconf.ops import OPS, Shape, ShapeError, lookup
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
            ast.Pow: "pow", ast.MatMult: "matmul"}
@@ -99,14 +100,15 @@ class _Builder:
             raise _err(stmt, f"'{name}' is an input, constant or op and cannot be reassigned")
         idx = self.expr(stmt.value)
         node = self.nodes[idx]
-        self.nodes[idx] = Node(node.op, node.args, node.attrs, name, node.value, node.line, node.col)
+        self.nodes[idx] = dataclasses.replace(node, name=name)
         self.scope[name] = idx
         self.named[name] = idx
 
     def add(self, where: ast.AST, op: str, args: tuple[int, ...] = (), attrs: Mapping[str, Any]
             | None = None, name: str | None = None, value: float | int | None = None) -> int:
         line, col = getattr(where, "lineno", 1), getattr(where, "col_offset", 0) + 1
-        self.nodes.append(Node(op, args, MappingProxyType(dict(attrs or {})), name, value, line, col))
+        attrs_view = MappingProxyType(dict(attrs or {}))
+        self.nodes.append(Node(op, args, attrs_view, name, value, line, col))
         return len(self.nodes) - 1
 
     def expr(self, e: ast.expr) -> int:
@@ -171,9 +173,11 @@ class _Builder:
         attrs = dict(spec.attrs)
         positional = list(e.args)
         if spec.arity is None:
-            if len(positional) < 1 or not isinstance(positional[0], ast.List | ast.Tuple):
-                raise _err(e, f"{spec.name} takes a list of arrays, e.g. {spec.name}([a, b], axis=1)")
-            args = tuple(self.expr(x) for x in positional.pop(0).elts)
+            first = positional.pop(0) if positional else None
+            if not isinstance(first, ast.List | ast.Tuple):
+                raise _err(e, f"{spec.name} takes a list of arrays, "
+                              f"e.g. {spec.name}([a, b], axis=1)")
+            args = tuple(self.expr(x) for x in first.elts)
         else:
             if len(positional) < spec.arity:
                 raise _err(e, f"{spec.name} takes {spec.arity} array argument(s), "
@@ -182,12 +186,15 @@ class _Builder:
             positional = positional[spec.arity:]
         names = [k for k in spec.attrs if k != "index"]
         if len(positional) > len(names):
-            raise _err(e, f"{spec.name} takes {spec.arity} array argument(s) and keywords "
-                          f"{names}; got {len(e.args)} positional arguments")
+            takes = "a list of arrays" if spec.arity is None else (
+                f"{spec.arity} array argument{'s' if spec.arity > 1 else ''}")
+            more = f" and the keywords {', '.join(names)}" if names else ""
+            raise _err(e, f"{spec.name} takes {takes}{more}; got {len(e.args)} positional "
+                          "arguments")
         for key, arg in zip(names, positional, strict=False):
             attrs[key] = _literal(arg)
         for kw in e.keywords:
-            if kw.arg not in spec.attrs or kw.arg == "index":
+            if kw.arg is None or kw.arg not in spec.attrs or kw.arg == "index":
                 raise _err(kw.value, f"{spec.name} has no keyword '{kw.arg}'",
                            f"keywords: {', '.join(names) or 'none'}")
             attrs[kw.arg] = _literal(kw.value)

@@ -128,7 +128,7 @@ def _concat(*shapes: Shape, axis: int = 0) -> Shape:
     for s in shapes[1:]:
         if len(s) != len(first) or any(s[i] != first[i] for i in range(len(s)) if i != ax):
             raise ShapeError(f"concat along axis {axis}: shapes {first} and {s} differ elsewhere")
-    return first[:ax] + (sum(s[ax] for s in shapes),) + first[ax + 1:]
+    return (*first[:ax], sum(s[ax] for s in shapes), *first[ax + 1:])
 
 
 def _transpose(x: Shape, axes: Sequence[int] | None = None) -> Shape:

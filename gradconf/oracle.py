@@ -106,9 +106,9 @@ class Oracle:
         if self._jac is None or self._jac_err is None:
             cols = [self.directional(self.f, [_unit(self.x0.size, i)])
                     for i in range(self.x0.size)]
-            out = self.case.out_shape
-            self._jac = np.stack([c.value for c in cols], -1) if cols else np.zeros(out + (0,))
-            self._jac_err = np.stack([c.err for c in cols], -1) if cols else np.zeros(out + (0,))
+            empty = np.zeros((*self.case.out_shape, 0))
+            self._jac = np.stack([c.value for c in cols], -1) if cols else empty
+            self._jac_err = np.stack([c.err for c in cols], -1) if cols else empty
         return Estimate(self._jac, self._jac_err, _classify(self._jac), self.evaluations)
 
     def vjp(self, cotangent: np.ndarray) -> dict[str, Estimate]:
@@ -184,7 +184,9 @@ class Oracle:
             factor *= size / scale
         center = fn(self.x0)
         order = len(dirs)
-        levels, noise, h = [], [], BASE_STEP * 2.0 ** (order - 1)
+        levels: list[np.ndarray] = []
+        noise: list[np.ndarray] = []
+        h = BASE_STEP * 2.0 ** (order - 1)
         while len(levels) < LEVELS and h > 1e-6:
             d, biggest = _stencil(fn, self.x0, scaled, h)
             if np.all(np.isfinite(d) | ~np.isfinite(center)):

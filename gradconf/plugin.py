@@ -230,7 +230,7 @@ class RecordWriter:
         """Write the item's record, or make one for a crash or timeout."""
         props = dict(report.user_properties)
         if RECORD in props and report.when == "call":
-            self._open().write(json.loads(props[RECORD]))
+            self._open().write(json.loads(str(props[RECORD])))
         elif report.failed and RECORD not in props and _is_case_node(report.nodeid):
             self._open().write(_lost_record(report, adapter_for(self.config)))
 

@@ -16,7 +16,6 @@ from gradconf.kinds import ERROR_KINDS, OUTCOMES, PROBE_KINDS, WARNING_KINDS
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 CHECK_KINDS = ("value", "vjp", "jvp", "jacobian", "hessian", "derivative", "rev_fwd")
-JACOBIAN_MODES = ("rev", "fwd", "loop")
 
 
 class _Strict(BaseModel):
@@ -69,7 +68,7 @@ class CheckSpec(_Strict):
     name: str | None = Field(default=None, pattern=SLUG)
     cotangent: Any = "ones"
     tangent: Any = "ones"
-    modes: tuple[Literal["rev", "fwd", "loop"], ...] = JACOBIAN_MODES
+    modes: tuple[Literal["rev", "fwd", "loop"], ...] = ("rev", "fwd", "loop")
     order: int = Field(default=2, ge=1, le=4)
     cotangents: tuple[Any, ...] | None = None
     wrt: tuple[str, ...] | None = None
