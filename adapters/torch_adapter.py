@@ -89,9 +89,13 @@ class TorchAdapter(Adapter):
         if os.environ.get("PYTEST_XDIST_WORKER"):
             torch.set_num_threads(1)  # one thread per xdist worker: no oversubscription
         with warnings.catch_warnings():
-            # torch.func warns about its own internals on first use; that is not the case's
+            # First use of autograd and torch.func initialises them (seconds, and warnings
+            # about torch's own internals): done here so no check's time or record shows it.
             warnings.simplefilter("ignore")
-            torch.func.jacfwd(torch.sin)(torch.zeros(1))
+            x = torch.zeros(2, requires_grad=True)
+            torch.sin(x).sum().backward()
+            torch.func.jacfwd(torch.sin)(x.detach())
+            torch.func.jacrev(torch.sin)(x.detach())
 
     def version(self) -> str:
         """``torch.__version__``."""

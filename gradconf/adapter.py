@@ -9,6 +9,7 @@ engine change. This module imports no framework.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -140,10 +141,19 @@ def installed() -> list[str]:
 
 
 def load_adapter(name: str) -> Adapter:
-    """Import and instantiate the adapter registered as ``name``."""
-    eps = registered()
-    if name not in eps:
-        raise LookupError(f"no adapter named {name!r}; registered: {', '.join(sorted(eps))}")
-    cls = eps[name].load()
+    """Instantiate the adapter registered as ``name``, or ``package.module:Class``.
+
+    The second form runs an adapter that is not registered (one under development, or a
+    test's fault-injecting adapter).
+    """
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+    else:
+        eps = registered()
+        if name not in eps:
+            raise LookupError(f"no adapter named {name!r}; registered: "
+                              f"{', '.join(sorted(eps))}")
+        cls = eps[name].load()
     adapter: Adapter = cls()
     return adapter

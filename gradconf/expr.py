@@ -64,13 +64,18 @@ class Program:
 
 def parse(text: str, known: Sequence[str]) -> Program:
     """Parse ``text`` reading the names in ``known`` (inputs and constants)."""
+    # leading newlines stay, so line numbers match the text; a first line's indent goes
+    source = text.rstrip().lstrip(" \t")
     try:
-        tree = ast.parse(text.strip(), mode="exec")
+        tree = ast.parse(source, mode="exec")
+        if not tree.body:
+            raise ExprError("the function is empty")
+        return _Builder(text, known).build(tree.body)
     except SyntaxError as exc:
         raise ExprError(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
-    if not tree.body:
-        raise ExprError("the function is empty")
-    return _Builder(text, known).build(tree.body)
+    except RecursionError:
+        raise ExprError("the expression is nested too deeply", 1, 1,
+                        "split it into assignments: a = ...; b = a + ...") from None
 
 
 class _Builder:
@@ -100,6 +105,10 @@ class _Builder:
             raise _err(stmt, f"'{name}' is an input, constant or op and cannot be reassigned")
         idx = self.expr(stmt.value)
         node = self.nodes[idx]
+        if node.op == "input" or node.name is not None:
+            # `g = x` or `h = g`: the new name gets its own (identity) node
+            idx = self.add(stmt.value, "pos", (idx,))
+            node = self.nodes[idx]
         self.nodes[idx] = dataclasses.replace(node, name=name)
         self.scope[name] = idx
         self.named[name] = idx
@@ -166,6 +175,9 @@ class _Builder:
         if not isinstance(e.func, ast.Name):
             raise _err(e, "only calls of op names are allowed, e.g. sum(x, axis=0)")
         spec = lookup(e.func.id)
+        if spec is None and (e.func.id in self.known or e.func.id in self.scope):
+            raise _err(e, f"'{e.func.id}' is an input or intermediate, not an op; only ops "
+                          "can be called")
         if spec is None:
             close = difflib.get_close_matches(e.func.id, sorted(OPS), 1)
             hint = f"did you mean '{close[0]}'?" if close else "see the op table in cases/README.md"
@@ -180,25 +192,30 @@ class _Builder:
             args = tuple(self.expr(x) for x in first.elts)
         else:
             if len(positional) < spec.arity:
-                raise _err(e, f"{spec.name} takes {spec.arity} array argument(s), "
-                              f"got {len(positional)}")
+                raise _err(e, f"{spec.name} takes {_arrays(spec.arity)}, got {len(positional)}")
             args = tuple(self.expr(x) for x in positional[:spec.arity])
             positional = positional[spec.arity:]
         names = [k for k in spec.attrs if k != "index"]
         if len(positional) > len(names):
-            takes = "a list of arrays" if spec.arity is None else (
-                f"{spec.arity} array argument{'s' if spec.arity > 1 else ''}")
+            takes = "a list of arrays" if spec.arity is None else _arrays(spec.arity)
             more = f" and the keywords {', '.join(names)}" if names else ""
-            raise _err(e, f"{spec.name} takes {takes}{more}; got {len(e.args)} positional "
+            raise _err(e, f"{spec.name} takes {takes}{more}, got {len(e.args)} positional "
                           "arguments")
         for key, arg in zip(names, positional, strict=False):
             attrs[key] = _literal(arg)
         for kw in e.keywords:
-            if kw.arg is None or kw.arg not in spec.attrs or kw.arg == "index":
+            if kw.arg is None:
+                raise _err(kw.value, f"{spec.name} does not take **keywords; write them out",
+                           f"keywords: {', '.join(names) or 'none'}")
+            if kw.arg not in spec.attrs or kw.arg == "index":
                 raise _err(kw.value, f"{spec.name} has no keyword '{kw.arg}'",
                            f"keywords: {', '.join(names) or 'none'}")
             attrs[kw.arg] = _literal(kw.value)
         return self.add(e, spec.name, args, attrs)
+
+
+def _arrays(n: int) -> str:
+    return f"{n} array argument{'s' if n != 1 else ''}"
 
 
 def _err(node: ast.AST, message: str, hint: str = "") -> ExprError:
@@ -234,9 +251,12 @@ def _index_part(e: ast.expr) -> Any:
 
 
 def _int_literal(e: ast.expr) -> int:
-    value = _literal(e) if not isinstance(e, ast.Slice) else None
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        return -_int_literal(e.operand)
+    value = e.value if isinstance(e, ast.Constant) else None
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _err(e, "indices must be integer literals or slices of them")
+        got = f"name '{e.id}'" if isinstance(e, ast.Name) else ast.unparse(e)
+        raise _err(e, f"indices must be integer literals or slices of them (got {got})")
     return value
 
 
@@ -256,6 +276,9 @@ def infer_shapes(program: Program, shapes: Mapping[str, Shape]) -> list[Shape]:
                 out.append(tuple(rule(*(out[a] for a in node.args), **node.attrs)))
             except ShapeError as exc:
                 raise ExprError(f"{node.op}: {exc}", node.line, node.col) from None
+            except (TypeError, ValueError, IndexError) as exc:
+                raise ExprError(f"{node.op}: arguments it cannot take ({exc})", node.line,
+                                node.col) from None
     return out
 
 

@@ -7,6 +7,7 @@ loaded and every :class:`LoadError`, each rendered as
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -136,19 +137,39 @@ def load_file(file: FsPath, shown: str | None = None) -> list[Case | LoadError]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, opened = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and opened is not None and opened.line + 1 != line:
+            problem += f" ({context} on line {opened.line + 1})"
         return [LoadError(shown, line, f"malformed YAML: {problem}", None,
                           "check indentation and quoting near this line")]
     except (OSError, UnicodeDecodeError) as exc:
         return [LoadError(shown, 1, f"cannot read file: {exc}")]
-    if lines.duplicates:
-        path, line = lines.duplicates[0]
+    in_case = {p[1]: (p, line) for p, line in reversed(lines.duplicates)
+               if len(p) > 2 and p[0] == "cases" and isinstance(p[1], int)}
+    outside = [(p, line) for p, line in lines.duplicates if not (len(p) > 2 and p[1] in in_case)]
+    if outside:
+        path, line = outside[0]
         return [LoadError(shown, line, f"duplicate key '{path[-1]}'", None,
                           "YAML would silently keep only the last one")]
+    if data is None:
+        return [LoadError(shown, 1, "the file is empty: expected 'cases:' and a list of cases")]
     try:
         spec = FileSpec.model_validate(data if isinstance(data, dict) else {"cases": data})
     except ValidationError as exc:
         return [_pydantic_error(exc, (), lines, shown, None)]
-    return [_load_case(raw, i, lines, shown) for i, raw in enumerate(spec.cases)]
+    out: list[Case | LoadError] = []
+    for i, raw in enumerate(spec.cases):
+        if i in in_case:
+            path, line = in_case[i]
+            case_id = raw.get("id") if isinstance(raw, dict) else None
+            out.append(LoadError(shown, line, f"duplicate key '{path[-1]}'", case_id,
+                                 "YAML would silently keep only the last one"))
+        elif not isinstance(raw, dict):
+            out.append(LoadError(shown, lines.line(("cases", i)), "each entry under cases must "
+                                 f"be a mapping (id:, title:, ...), got {raw!r}"))
+        else:
+            out.append(_load_case(raw, i, lines, shown))
+    return out
 
 
 def _load_case(raw: Any, i: int, lines: _Lines, shown: str) -> Case | LoadError:
@@ -171,15 +192,30 @@ def _load_case(raw: Any, i: int, lines: _Lines, shown: str) -> Case | LoadError:
 
 def _pydantic_error(exc: ValidationError, base: Path, lines: _Lines, shown: str,
                     case_id: str | None) -> LoadError:
-    err = exc.errors()[0]
+    """The most telling of pydantic's errors: a misspelt field beats the missing one."""
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
     loc = tuple(err["loc"])
     field_path = ".".join(str(p) for p in loc) or "case"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "missing":
         msg, hint = f"missing field '{field_path}'", "see cases/README.md for the schema"
     elif err["type"] == "extra_forbidden":
-        msg, hint = f"unknown field '{field_path}'", "see cases/README.md for the fields"
+        missing = [str(e["loc"][-1]) for e in errors if e["type"] == "missing"
+                   and tuple(e["loc"][:-1]) == loc[:-1]]
+        close = difflib.get_close_matches(str(loc[-1]), missing, 1)
+        msg = f"unknown field '{field_path}'"
+        hint = f"did you mean '{close[0]}'?" if close else "see cases/README.md for the fields"
+    elif err["type"] == "literal_error" and loc[-1] == "kind":
+        given = err.get("input")
+        options = [o.strip(" '") for o in err["ctx"]["expected"].replace(" or ", ", ").split(",")]
+        close = difflib.get_close_matches(str(given), options, 1)
+        msg = f"{field_path}: unknown kind {given!r}"
+        hint = f"did you mean '{close[0]}'?" if close else "kinds: " + ", ".join(options)
+    elif err["type"] == "string_pattern_mismatch" and loc[-1] in ("id", "name"):
+        msg = f"{field_path} {err.get('input')!r} must use lowercase letters, digits and '-'"
+        hint = ""
     else:
         msg, hint = f"{field_path}: {msg}", ""
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return LoadError(shown, lines.line((*base, *loc)), msg + more, case_id, hint)

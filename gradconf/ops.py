@@ -72,35 +72,48 @@ def _broadcast(a: Shape, b: Shape) -> Shape:
 
 def _matmul(a: Shape, b: Shape) -> Shape:
     if not a or not b:
-        raise ShapeError(f"matmul needs arrays of rank >= 1, got {a} @ {b}")
+        raise ShapeError(f"needs arrays of rank >= 1, got {a} @ {b}")
     ka = a[-1]
     kb = b[0] if len(b) == 1 else b[-2]
     if ka != kb:
-        raise ShapeError(f"matmul inner dimensions differ: {a} @ {b} ({ka} != {kb})")
-    batch = _broadcast(a[:-2], b[:-2])
+        raise ShapeError(f"inner dimensions differ: {a} @ {b} ({ka} != {kb})")
+    try:
+        batch = tuple(np.broadcast_shapes(a[:-2], b[:-2]))
+    except ValueError:
+        raise ShapeError(f"batch dimensions {a[:-2]} and {b[:-2]} do not broadcast in "
+                         f"{a} @ {b}") from None
     return batch + a[-2:-1] + b[-1:] if len(b) > 1 else batch + a[-2:-1]
 
 
 def _mm(a: Shape, b: Shape) -> Shape:
     if len(a) != 2 or len(b) != 2:
-        raise ShapeError(f"mm needs two matrices, got shapes {a} and {b}")
+        raise ShapeError(f"needs two matrices, got shapes {a} and {b}")
     return _matmul(a, b)
 
 
 def _dot(a: Shape, b: Shape) -> Shape:
     if len(a) != 1 or len(b) != 1 or a != b:
-        raise ShapeError(f"dot needs two vectors of one length, got shapes {a} and {b}")
+        raise ShapeError(f"needs two vectors of one length, got shapes {a} and {b}")
     return ()
 
 
-def _axes(shape: Shape, axis: int | Sequence[int] | None) -> tuple[int, ...]:
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def _axes(shape: Shape, axis: Any) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(len(shape)))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if not isinstance(axis, tuple | list) else tuple(axis)
     for ax in axes:
+        if not _is_int(ax):
+            raise ShapeError(f"axis must be an integer or a tuple of integers, got {axis!r}")
         if not -len(shape) <= ax < len(shape):
             raise ShapeError(f"axis {ax} is out of range for shape {shape}")
-    return tuple(sorted(ax % len(shape) for ax in axes))
+    normal = [ax % len(shape) for ax in axes]
+    if len(set(normal)) != len(normal):
+        raise ShapeError(f"axis {axis!r} names one axis twice")
+    return tuple(sorted(normal))
 
 
 def _reduce(x: Shape, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Shape:
@@ -112,9 +125,9 @@ def _reduce(x: Shape, axis: int | Sequence[int] | None = None, keepdims: bool = 
 
 def _norm(x: Shape, ord: float = 2, axis: int | None = None, keepdims: bool = False) -> Shape:
     if ord not in (1, 2, math.inf, -math.inf):
-        raise ShapeError(f"norm ord must be 1, 2, inf or -inf, got {ord!r}")
-    if axis is not None and not isinstance(axis, int):
-        raise ShapeError("norm takes one axis (a vector norm) or none (all entries)")
+        raise ShapeError(f"ord must be 1, 2, inf or -inf, got {ord!r}")
+    if axis is not None and not _is_int(axis):
+        raise ShapeError("takes one axis (a vector norm) or none (all entries)")
     return _reduce(x, axis, keepdims)
 
 
@@ -123,27 +136,38 @@ def _concat(*shapes: Shape, axis: int = 0) -> Shape:
         raise ShapeError("concat needs at least one array")
     first = shapes[0]
     if not first:
-        raise ShapeError("concat cannot join scalars")
+        raise ShapeError("cannot join scalars")
+    if not _is_int(axis):
+        raise ShapeError(f"axis must be an integer, got {axis!r}")
     ax = _axes(first, axis)[0]
     for s in shapes[1:]:
-        if len(s) != len(first) or any(s[i] != first[i] for i in range(len(s)) if i != ax):
-            raise ShapeError(f"concat along axis {axis}: shapes {first} and {s} differ elsewhere")
+        if len(s) != len(first):
+            raise ShapeError(f"shapes {first} and {s} have different ranks "
+                             f"({len(first)} vs {len(s)})")
+        if any(s[i] != first[i] for i in range(len(s)) if i != ax):
+            raise ShapeError(f"along axis {axis}: shapes {first} and {s} differ elsewhere")
     return (*first[:ax], sum(s[ax] for s in shapes), *first[ax + 1:])
 
 
 def _transpose(x: Shape, axes: Sequence[int] | None = None) -> Shape:
     if axes is None:
         return tuple(reversed(x))
-    if sorted(a % max(len(x), 1) for a in axes) != list(range(len(x))):
-        raise ShapeError(f"transpose axes {tuple(axes)} are not a permutation for shape {x}")
+    if not isinstance(axes, tuple | list) or not all(_is_int(a) for a in axes):
+        raise ShapeError(f"axes must be a tuple of integers, got {axes!r}")
+    if any(not -len(x) <= a < len(x) for a in axes) or \
+            sorted(a % max(len(x), 1) for a in axes) != list(range(len(x))):
+        raise ShapeError(f"axes {tuple(axes)} are not a permutation for shape {x}")
     return tuple(x[a] for a in axes)
 
 
-def _reshape(x: Shape, shape: Sequence[int]) -> Shape:
+def _reshape(x: Shape, shape: Any = None) -> Shape:
+    target = (shape,) if _is_int(shape) else shape
+    if not isinstance(target, tuple | list) or not all(_is_int(n) for n in target):
+        raise ShapeError(f"needs a shape: an integer or a tuple of integers, got {shape!r}")
     try:
-        return np.broadcast_to(np.empty(()), x).reshape(tuple(shape)).shape
+        return np.broadcast_to(np.empty(()), x).reshape(tuple(target)).shape
     except ValueError:
-        raise ShapeError(f"cannot reshape {x} into {tuple(shape)}") from None
+        raise ShapeError(f"cannot reshape {x} into {tuple(target)}") from None
 
 
 def _getitem(x: Shape, index: tuple[Any, ...]) -> Shape:

@@ -27,9 +27,11 @@ from gradconf.expr import evaluate
 from gradconf.ops import NUMPY_LOWERING
 
 EPS = float(np.finfo(np.float64).eps)
-LEVELS = 6          # step halvings per estimate
 BASE_STEP = 0.125   # first step, relative to max(1, |x|) on the directions' support
-MIN_LEVELS = 3      # fewer valid levels than this and the entry is "undefined"
+WINDOW = 4          # levels per Richardson extrapolation (removes h², h⁴, h⁶)
+MAX_LEVELS = 24     # step halvings at most
+SETTLED = 1e-12     # two windows in a row converged to this (relative) end the halving
+JVP_FROM_JACOBIAN = 64  # up to this many input entries a jvp contracts the Jacobian
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Oracle:
     evaluations: int = field(init=False, default=0)
     _jac: np.ndarray | None = field(init=False, default=None)
     _jac_err: np.ndarray | None = field(init=False, default=None)
+    _center: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.point = self.case.point(self.dtype)
@@ -91,6 +94,12 @@ class Oracle:
         return np.concatenate([np.asarray(arrays[n], dtype=np.float64).reshape(-1)
                                for n in self.wrt])
 
+    def center(self) -> np.ndarray:
+        """``f`` at the point, evaluated once."""
+        if self._center is None:
+            self._center = self.f(self.x0)
+        return self._center
+
     # ------------------------------------------------------------ what checks need
 
     def value(self) -> dict[str, Estimate]:
@@ -104,7 +113,8 @@ class Oracle:
     def jacobian(self) -> Estimate:
         """The full Jacobian, shape ``out_shape + (n_wrt_entries,)``; computed once."""
         if self._jac is None or self._jac_err is None:
-            cols = [self.directional(self.f, [_unit(self.x0.size, i)])
+            center = self.center()
+            cols = [self.directional(self.f, [_unit(self.x0.size, i)], center)
                     for i in range(self.x0.size)]
             empty = np.zeros((*self.case.out_shape, 0))
             self._jac = np.stack([c.value for c in cols], -1) if cols else empty
@@ -123,11 +133,13 @@ class Oracle:
     def jvp(self, tangents: Mapping[str, np.ndarray]) -> Estimate:
         """``J u`` for per-input tangents."""
         u = self.flat(tangents)
-        est = self.directional(self.f, [u]) if np.any(u) else None
-        if est is None:
+        if not np.any(u):
             zero = np.zeros(self.case.out_shape)
             return Estimate(zero, zero, "smooth")
-        return est
+        if self._jac is not None or self.x0.size <= JVP_FROM_JACOBIAN:
+            jac = self.jacobian()
+            return Estimate(jac.value @ u, jac.err @ np.abs(u), jac.classification)
+        return self.directional(self.f, [u], self.center())
 
     def jacobian_by_input(self) -> dict[str, Estimate]:
         """The Jacobian cut per input: each of shape ``out_shape + input_shape``."""
@@ -170,35 +182,44 @@ class Oracle:
 
     # ------------------------------------------------------------ the estimator
 
-    def directional(self, fn: Callable[[np.ndarray], np.ndarray],
-                    dirs: list[np.ndarray]) -> Estimate:
-        """Mixed directional derivative of ``fn`` along ``dirs`` at ``x0``, extrapolated."""
+    def directional(self, fn: Callable[[np.ndarray], np.ndarray], dirs: list[np.ndarray],
+                    center: np.ndarray | None = None) -> Estimate:
+        """Mixed directional derivative of ``fn`` along ``dirs`` at ``x0``, extrapolated.
+
+        Each direction is rescaled so its step is ``h · max(1, |x|)`` on its support. The
+        step halves until two successive Richardson windows agree to ``SETTLED``, rounding
+        starts to dominate, or ``MAX_LEVELS`` is reached; a step whose stencil leaves the
+        domain (non-finite where ``fn(x0)`` is finite) is dropped and the step quartered.
+        """
         scaled, factor = [], 1.0
         for d in dirs:
             size = float(np.max(np.abs(d)))
             if size == 0.0:
-                zero = np.zeros_like(fn(self.x0))
+                zero = np.zeros(np.shape(fn(self.x0) if center is None else center))
                 return Estimate(zero, zero)
             scale = max(1.0, float(np.max(np.abs(self.x0[d != 0]))))
             scaled.append(d * (scale / size))
             factor *= size / scale
-        center = fn(self.x0)
-        order = len(dirs)
-        levels: list[np.ndarray] = []
-        noise: list[np.ndarray] = []
+        if center is None:
+            center = fn(self.x0)
+        order, seq = len(dirs), Sequence()
         h = BASE_STEP * 2.0 ** (order - 1)
-        while len(levels) < LEVELS and h > 1e-6:
+        for _ in range(MAX_LEVELS + 12):
             d, biggest = _stencil(fn, self.x0, scaled, h)
-            if np.all(np.isfinite(d) | ~np.isfinite(center)):
-                levels.append(d)
-                noise.append(EPS * biggest * 2.0 ** order / (2.0 * h) ** order)
-            elif levels:
-                break  # the domain edge lies between two steps: keep what converged
+            if not np.all(np.isfinite(d) | ~np.isfinite(center)):
+                if seq.levels:
+                    break  # the domain edge lies between two steps: keep what converged
+                h /= 4.0
+                continue
+            rounding = EPS * biggest * 2.0 ** order / (2.0 * h) ** order
+            seq.add(d, rounding + order * EPS / h * np.abs(d))
+            if len(seq.levels) >= MAX_LEVELS or seq.settled() or seq.noisy():
+                break
             h /= 2.0
-        if len(levels) < MIN_LEVELS:
+        value, err = seq.best()
+        if value is None:
             nan = np.full(np.shape(center), np.nan)
             return Estimate(nan, nan, "undefined")
-        value, err = richardson(levels, noise)
         return Estimate(value * factor, err * abs(factor), _classify(value))
 
 
@@ -207,37 +228,100 @@ def _stencil(fn: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, dirs: list[
     """Product of central differences at step ``h``, and the largest |f| it touched."""
     total: Any = 0.0
     biggest: Any = 0.0
-    for signs in itertools.product((1.0, -1.0), repeat=len(dirs)):
-        step = sum(s * d for s, d in zip(signs, dirs, strict=True))
-        val = fn(x0 + h * step)
-        total = total + math.prod(signs) * val
-        biggest = np.maximum(biggest, np.abs(val))
-    return np.asarray(total / (2.0 * h) ** len(dirs)), np.asarray(biggest)
+    with np.errstate(all="ignore"):
+        for signs in itertools.product((1.0, -1.0), repeat=len(dirs)):
+            step = sum(s * d for s, d in zip(signs, dirs, strict=True))
+            val = fn(x0 + h * step)
+            total = total + math.prod(signs) * val
+            biggest = np.maximum(biggest, np.abs(val))
+        return np.asarray(total / (2.0 * h) ** len(dirs)), np.asarray(biggest)
+
+
+def _extrapolate(levels: list[np.ndarray]) -> np.ndarray:
+    """Richardson's table over estimates at h, h/2, …: the fully extrapolated entry."""
+    row = [np.asarray(v, dtype=np.float64) for v in levels]
+    with np.errstate(all="ignore"):
+        for j in range(1, len(row)):
+            row = [row[i] + (row[i] - row[i - 1]) / (4.0 ** j - 1.0) for i in range(1, len(row))]
+    return row[-1]
+
+
+# Sum of |weights| of a WINDOW-level extrapolation, doubled for safety: how much the
+# rounding noise of the finest level can grow.
+AMPLIFICATION = 2.0 * math.prod(1.0 + 2.0 / (4.0 ** j - 1.0) for j in range(1, WINDOW))
+
+
+class Sequence:
+    """Estimates at steps h, h/2, h/4, … and their extrapolations over a sliding window.
+
+    Each window of ``WINDOW`` levels removes the h², h⁴, h⁶ terms. An extrapolant's error
+    estimate is the larger of its change from one fewer level (truncation) and its change
+    from the previous window (convergence), plus the finest level's rounding noise: both
+    must be small, so levels that are not yet in the asymptotic range (a step much larger
+    than the function's own scale, or straddling a pole) cannot look converged by chance.
+    Working on a window rather than the whole table keeps such levels out entirely.
+    """
+
+    def __init__(self) -> None:
+        self.levels: list[np.ndarray] = []
+        self.noise: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.errs: list[np.ndarray] = []
+
+    def add(self, level: np.ndarray, noise: np.ndarray) -> None:
+        """Append the estimate at the next (halved) step and its rounding noise."""
+        self.levels.append(np.asarray(level, dtype=np.float64))
+        self.noise.append(np.asarray(noise, dtype=np.float64))
+        width = min(WINDOW, len(self.levels))
+        if width < 3:
+            return
+        full = _extrapolate(self.levels[-width:])
+        short = _extrapolate(self.levels[-(width - 1):])
+        with np.errstate(all="ignore"):
+            change = np.abs(full - self.values[-1]) if self.values else np.full(full.shape,
+                                                                                 np.inf)
+            err = np.maximum(np.abs(full - short), change) + self.noise[-1] * AMPLIFICATION
+        self.values.append(full)
+        self.errs.append(np.where(np.isfinite(err), err, np.inf))
+
+    def settled(self) -> bool:
+        """True once two windows in a row are converged to ``SETTLED`` (relative)."""
+        if len(self.errs) < 2:
+            return False
+        scale = float(np.max(np.abs(self.values[-1]), initial=0.0))
+        return all(bool(np.all(e <= SETTLED * (np.abs(v) + 1e-3 * scale)))
+                   for v, e in zip(self.values[-2:], self.errs[-2:], strict=True))
+
+    def noisy(self) -> bool:
+        """True once rounding noise alone exceeds the best error seen, for every entry."""
+        if len(self.errs) < 3:
+            return False
+        best = np.min(np.stack(self.errs), axis=0)
+        return bool(np.all(self.noise[-1] * AMPLIFICATION > 16.0 * best))
+
+    def best(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """Per entry, the extrapolant with the smallest error estimate."""
+        if not self.values:
+            return None, np.zeros(0)
+        values, errs = np.stack(self.values), np.stack(self.errs)
+        pick = np.argmin(errs, axis=0)[None]
+        return (np.take_along_axis(values, pick, 0)[0], np.take_along_axis(errs, pick, 0)[0])
 
 
 def richardson(levels: list[np.ndarray], noise: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Extrapolate estimates at steps h, h/2, h/4, … (error in even powers of h).
 
-    Returns, per entry, the diagonal extrapolant with the smallest error estimate, where
-    the estimate is the change from the previous diagonal entry plus the rounding noise
-    of the step it rests on, amplified by the extrapolation weights.
+    Returns, per entry, the windowed extrapolant with the smallest error estimate (see
+    :class:`Sequence`); NaN when fewer than three levels were given.
     """
-    table = [np.asarray(levels[0], dtype=np.float64)]
-    diag, errs = [table[0]], [np.full(np.shape(table[0]), np.inf)]
-    for k in range(1, len(levels)):
-        row = [np.asarray(levels[k], dtype=np.float64)]
-        for j in range(1, k + 1):
-            row.append(row[j - 1] + (row[j - 1] - table[j - 1]) / (4.0 ** j - 1.0))
-        amplification = math.prod(1.0 + 2.0 / (4.0 ** j - 1.0) for j in range(1, k + 1))
-        change = np.abs(row[k] - diag[-1])
-        errs.append(change + noise[k] * amplification * 2.0)
-        diag.append(row[k])
-        table = row
-    stacked, stacked_err = np.stack(diag[1:]), np.stack(errs[1:])
-    best = np.argmin(np.where(np.isfinite(stacked_err), stacked_err, np.inf), axis=0)
-    pick = np.take_along_axis(stacked, best[None], 0)[0]
-    err = np.take_along_axis(stacked_err, best[None], 0)[0]
-    return pick, err
+    seq = Sequence()
+    for level, n in zip(levels, noise, strict=True):
+        seq.add(level, n)
+    value, err = seq.best()
+    if value is None:
+        nan = np.full(np.shape(levels[0]) if levels else (), np.nan)
+        return nan, nan
+    return value, err
 
 
 def _unit(n: int, i: int) -> np.ndarray:

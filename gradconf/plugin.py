@@ -86,7 +86,7 @@ class CaseFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         """Items in file order; a duplicate id (across files) is an invalid item."""
-        fw = _framework(self.config)
+        fw = adapter_for(self.config).name
         seen = self.config.stash.setdefault(_SEEN_IDS, {})
         shown = self.nodeid.split("::")[0]
         for loaded in load_file(self.path, shown):
@@ -132,6 +132,14 @@ class _RecordItem(pytest.Item):
             raise CheckFailed(failure_text(rec))
         if rec["verdict"] == "unsupported":
             pytest.skip(rec["message"])
+
+    def teardown(self) -> None:
+        """Keep the bulky record out of later reports (JUnit XML gets only the verdict)."""
+        props = dict(self.user_properties)
+        if RECORD in props:
+            verdict = json.loads(str(props[RECORD]))["verdict"]
+            self.user_properties[:] = [(k, v) for k, v in self.user_properties if k != RECORD]
+            self.user_properties.append(("gradconf_verdict", verdict))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
@@ -226,6 +234,7 @@ class RecordWriter:
             self.writer = JsonlWriter(path, env)
         return self.writer
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Write the item's record, or make one for a crash or timeout."""
         props = dict(report.user_properties)

@@ -123,8 +123,19 @@ def schema() -> dict[str, Any]:
 
 
 def validate(doc: dict[str, Any]) -> None:
-    """Raise jsonschema.ValidationError if ``doc`` breaks the results contract."""
-    jsonschema.validate(doc, schema(), cls=jsonschema.Draft202012Validator)
+    """Raise jsonschema.ValidationError if ``doc`` breaks the results contract.
+
+    Beyond the schema: the document must be strict JSON (a float NaN or inf is not; such
+    values are written as the strings "NaN", "Infinity", "-Infinity"), and formats such
+    as the environment's date-time are checked.
+    """
+    try:
+        json.dumps(doc, allow_nan=False)
+    except ValueError as exc:
+        raise jsonschema.ValidationError(f"not strict JSON: {exc}") from None
+    validator = jsonschema.Draft202012Validator(schema(),
+                                                format_checker=jsonschema.FormatChecker())
+    validator.validate(doc)
 
 
 def write_results(doc: dict[str, Any], path: Path) -> None:

@@ -14,13 +14,18 @@ import jinja2
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.report.text import array_text
 
-KIND_ORDER = ("value", "vjp", "jvp", "jacobian", "hessian", "derivative", "rev_fwd", "probe")
+KIND_ORDER = ("load", "value", "vjp", "jvp", "jacobian", "hessian", "derivative", "rev_fwd",
+              "probe")
 COLOURS = {
-    "pass": "#1a7f37", "expected_divergence": "#6f42c1", "convention": "#0969da",
-    "mismatch": "#cf222e", "nan": "#a40e26", "inf": "#a40e26", "error": "#bc4c00",
-    "crash": "#82071e", "timeout": "#9a6700", "unsupported": "#6e7781",
-    "undefined": "#57606a", "stale": "#bf8700", "invalid": "#4c2889",
+    "pass": "#1a7f37", "expected_divergence": "#8250df", "convention": "#0969da",
+    "mismatch": "#cf222e", "nan": "#d4478b", "inf": "#9e1f63", "error": "#bc4c00",
+    "crash": "#6e1a0b", "timeout": "#9a6700", "unsupported": "#6e7781",
+    "undefined": "#3d444d", "stale": "#d4a72c", "invalid": "#1f2328",
 }
+# Optional record fields and what a record without them means.
+DEFAULTS = {"nodeid": "", "title": "", "source": None, "worst": None, "expected": None,
+            "error": None, "divergence": None, "oracle_s": 0.0, "classification": None,
+            "golden_ok": None, "traceback": ""}
 
 
 def _env() -> jinja2.Environment:
@@ -33,12 +38,19 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def _label(rec: dict[str, Any]) -> str:
-    """A matrix badge's text: the check id without its kind (the column says it), + dtype."""
-    prefix = {"rev_fwd": "rev-fwd", "load": "load"}.get(rec["kind"], rec["kind"])
+def _label(rec: dict[str, Any], several: bool) -> str:
+    """A matrix badge's text: the check id without its kind (the column says it) and the
+    dtype, led by the framework when a report holds several."""
+    prefix = {"rev_fwd": "rev-fwd"}.get(rec["kind"], rec["kind"])
     rest = rec["check"].removeprefix(prefix).lstrip("-")
-    short = rec["dtype"].replace("float", "f").replace("bf16", "bf16")
-    return f"{rest} {short}".strip()
+    short = "" if rec["dtype"] == "-" else rec["dtype"].replace("float", "f")
+    return " ".join(p for p in (rec["framework"] if several else "", rest, short) if p)
+
+
+def _expected(rec: dict[str, Any]) -> str:
+    exp = rec.get("expected") or {}
+    return ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}"
+                     for k, v in exp.items() if v not in (None, [], ()))
 
 
 def _sides(rec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -59,16 +71,21 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
               for fw in frameworks}
     verdicts = [v for v in VERDICTS if any(counts[fw][v] for fw in frameworks)]
     cases: dict[tuple[str, str], dict[str, Any]] = {}
-    for i, r in enumerate(records):
+    several = len(frameworks) > 1
+    for i, raw in enumerate(records):
+        r = {**DEFAULTS, **raw}
         key = (r["file"], r["case"])
         case = cases.setdefault(key, {"id": r["case"], "file": r["file"], "line": r["line"],
                                       "title": r.get("title", ""), "source": r.get("source"),
                                       "cells": defaultdict(list), "records": [],
                                       "failing": 0})
-        r = {**r, "anchor": f"r{i}", "sides": _sides(r), "label": _label(r)}
+        r.update(anchor=f"r{i}", sides=_sides(r), label=_label(r, several),
+                 expected_text=_expected(r))
         case["cells"][r["kind"] if r["kind"] in KIND_ORDER else "probe"].append(r)
         case["records"].append(r)
         case["failing"] += r["verdict"] in FAILING
+    for c in cases.values():  # failing items first: they are what a reviewer opens
+        c["records"].sort(key=lambda r: r["verdict"] not in FAILING)
     kinds = [k for k in KIND_ORDER if any(k in c["cells"] for c in cases.values())]
     invalid = [r for r in records if r["verdict"] == "invalid"]
     divergences = [r for r in records if r.get("divergence")]

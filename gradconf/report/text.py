@@ -82,9 +82,11 @@ def summary_markdown(doc: dict[str, Any]) -> str:
     diverging = [r for r in records if r["verdict"] in ("expected_divergence", "stale")]
     if diverging:
         out += ["", "## Declared divergences", ""]
-        out += [f"- `{r['case']}` {r['check']} ({r['framework']}, {r['verdict']}): "
-                f"{_md(r['divergence']['reason'])} [link]({r['divergence']['link']})"
-                for r in diverging]
+        for r in diverging:
+            d = r.get("divergence") or {}
+            link = f" [link]({d['link']})" if d.get("link") else ""
+            out.append(f"- `{r['case']}` {r['check']} ({r['framework']}, {r['verdict']}): "
+                       f"{_md(d.get('reason', 'no reason recorded'))}{link}")
     return "\n".join(out) + "\n"
 
 

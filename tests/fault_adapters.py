@@ -1,0 +1,68 @@
+"""Test-only adapters that break PyTorch on purpose, run with ``--framework tests...:Class``.
+
+They show that the suite notices wrong derivatives and broken API behaviour: a check that
+passes on a perturbed framework could not fail on a real one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+from gradconf.adapter import ProbeInputs, ProbeResult
+from gradconf.expr import Program
+from gradconf.schema import ProbeSpec
+from gradconf_adapters.torch_adapter import TorchAdapter
+
+EPSILON = 1e-6  # relative error injected into reverse-mode results
+
+
+class PerturbedVjp(TorchAdapter):
+    """PyTorch with every reverse-mode gradient scaled by (1 + EPSILON)."""
+
+    name = "torch_perturbed"
+
+    def vjp(self, prog: Program, env: Mapping[str, np.ndarray], wrt: tuple[str, ...],
+            cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """The true vjp, off by a relative EPSILON in every entry."""
+        out = super().vjp(prog, env, wrt, cotangent)
+        return {n: (g * (1 + EPSILON)).astype(g.dtype) for n, g in out.items()}
+
+
+class SwallowsErrors(TorchAdapter):
+    """PyTorch whose second backward pass silently succeeds (as if it retained the graph)."""
+
+    name = "torch_swallows"
+
+    def probe(self, spec: ProbeSpec, prog: Program, env: Mapping[str, np.ndarray],
+              wrt: tuple[str, ...], vectors: ProbeInputs) -> ProbeResult:
+        """Run every probe as if ``retain`` were set."""
+        if spec.kind == "second_pass":
+            spec = spec.model_copy(update={"retain": True})
+        return super().probe(spec, prog, env, wrt, vectors)
+
+
+class Raises(TorchAdapter):
+    """PyTorch whose forward mode raises inside the framework call."""
+
+    name = "torch_raises"
+
+    def jvp(self, prog: Program, env: Mapping[str, np.ndarray], wrt: tuple[str, ...],
+            tangents: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Fail the way a framework bug would."""
+        raise RuntimeError("injected failure in forward mode")
+
+
+class SlowHessian(TorchAdapter):
+    """PyTorch whose Hessian never returns for functions of an input named ``hang``."""
+
+    name = "torch_slow"
+
+    def hessian(self, prog: Program, env: Mapping[str, np.ndarray], wrt: tuple[str, ...],
+                cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """Sleep far longer than any timeout (a hang inside the framework call)."""
+        if "hang" in prog.sources:
+            time.sleep(3600)
+        return super().hessian(prog, env, wrt, cotangent)

@@ -1,0 +1,227 @@
+"""The plugin end to end: pytest runs case files on PyTorch in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from gradconf.kinds import FAILING
+from gradconf.results import merge, read_jsonl, validate
+from helpers import CASES, ROOT, case_yaml
+
+pytest.importorskip("gradconf_adapters.torch_adapter")
+pytestmark = pytest.mark.torch
+
+NODEID = re.compile(r"^cases/[a-z0-9-]+\.yaml::[a-z0-9-]+\[torch-[a-z0-9-]+-float(32|64)\]$")
+
+
+def run_pytest(*args: str, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    env.pop("GRADCONF_FRAMEWORK", None)
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """All shipped cases on torch with two xdist workers and JUnit XML."""
+    out = tmp_path_factory.mktemp("full")
+    proc = run_pytest("cases", "--framework", "torch", "--results-dir", str(out),
+                      "-n", "2", "--dist", "loadfile", f"--junitxml={out / 'junit.xml'}")
+    env, records = read_jsonl(out / "torch.jsonl")
+    return proc, env, records, out
+
+
+def test_full_run_passes_and_reproduces_every_golden(full_run):
+    proc, env, records, _ = full_run
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert env["frameworks"]["torch"].startswith("2.13.0")
+    assert {r["verdict"] for r in records} == {"pass"}
+    with_golden = [r for r in records if r["golden"] is not None]
+    assert len(with_golden) > 60
+    assert all(r["golden_ok"] for r in with_golden)
+    assert {r["source"]["note"][:3] for r in records} == {"000", "001", "002", "003", "004"}
+
+
+def test_full_run_records_every_item_once_with_ascii_node_ids(full_run):
+    proc, _, records, _ = full_run
+    collected = int(re.search(r"(\d+) passed", proc.stdout).group(1))
+    nodeids = [r["nodeid"] for r in records]
+    assert len(nodeids) == len(set(nodeids)) == collected
+    assert all(NODEID.match(n) for n in nodeids), [n for n in nodeids if not NODEID.match(n)]
+
+
+def test_full_run_results_validate_and_junit_is_lean(full_run):
+    _, _, records, out = full_run
+    doc = merge([out / "torch.jsonl"])
+    validate(doc)
+    cases = ET.parse(out / "junit.xml").getroot().iter("testcase")
+    props = [p.get("name") for c in cases for p in c.iter("property")]
+    assert len(props) == len(records)
+    assert set(props) == {"gradconf_verdict"}
+
+
+def test_dash_k_selects_items(tmp_path):
+    proc = run_pytest("cases", "--framework", "torch", "--results-dir", str(tmp_path),
+                      "-k", "mean-of-matrix and vjp")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    _, records = read_jsonl(tmp_path / "torch.jsonl")
+    assert [(r["case"], r["check"], r["dtype"]) for r in records] == [
+        ("mean-of-matrix", "vjp", "float64")]
+
+
+BROKEN = """
+cases:
+  - id: fine-one
+    title: fine
+    source: {note: t, section: t}
+    inputs: {x: [1., 2.]}
+    function: sum(x**2)
+    checks: [vjp]
+  - id: typo-op
+    title: broken
+    source: {note: t, section: t}
+    inputs: {x: [1., 2.]}
+    function: sum(expp(x))
+    checks: [vjp]
+  - id: fine-two
+    title: fine
+    source: {note: t, section: t}
+    inputs: {x: [1., 2.]}
+    function: mean(x)
+    checks: [vjp]
+"""
+
+
+def test_a_broken_case_is_one_located_error_and_the_rest_still_run(tmp_path):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "mixed.yaml").write_text(BROKEN, encoding="utf-8")
+    (cases / "malformed.yaml").write_text("cases:\n  - id: [unclosed\n", encoding="utf-8")
+    proc = run_pytest("cases", "--framework", "torch", "--results-dir", "out", cwd=tmp_path)
+    assert proc.returncode == 1
+    expected = ("cases/mixed.yaml:13: case 'typo-op': unknown op 'expp' (column 5 of the "
+                "function) (hint: did you mean 'exp'?)")
+    assert expected in proc.stdout
+    assert "cases/malformed.yaml:3: malformed YAML" in proc.stdout
+    _, records = read_jsonl(tmp_path / "out" / "torch.jsonl")
+    verdicts = sorted((r["case"], r["verdict"]) for r in records)
+    assert verdicts == [("(file)", "invalid"), ("fine-one", "pass"), ("fine-one", "pass"),
+                        ("fine-two", "pass"), ("fine-two", "pass"), ("typo-op", "invalid")]
+
+
+def test_a_perturbed_gradient_is_caught_in_float64(tmp_path):
+    proc = run_pytest("cases/reductions.yaml", "--framework", "fault_adapters:PerturbedVjp",
+                      "--results-dir", str(tmp_path))
+    assert proc.returncode == 1
+    _, records = read_jsonl(tmp_path / "torch_perturbed.jsonl")
+    vjp64 = [r for r in records if r["check"] == "vjp" and r["dtype"] == "float64"]
+    assert vjp64 and all(r["verdict"] == "mismatch" for r in vjp64)
+    assert all(r["verdict"] == "pass" for r in records if r["kind"] != "vjp")
+    # relative 1e-6 is inside float32's tolerance: no false alarm there either way
+    assert all(r["verdict"] == "pass" for r in records
+               if r["kind"] == "vjp" and r["dtype"] == "float32")
+    assert "but should be" in proc.stdout
+
+
+def test_framework_exceptions_become_error_records(tmp_path):
+    proc = run_pytest("cases/graph-lifetime.yaml", "--framework", "fault_adapters:Raises",
+                      "--results-dir", str(tmp_path))
+    assert proc.returncode == 1
+    _, records = read_jsonl(tmp_path / "torch_raises.jsonl")
+    jvp = [r for r in records if r["kind"] == "jvp"]
+    assert jvp and {r["verdict"] for r in jvp} == {"error"}
+    assert jvp[0]["error"] == {"type": "RuntimeError",
+                               "message": "injected failure in forward mode"}
+    assert {r["verdict"] for r in records if r["kind"] != "jvp"} == {"pass"}
+
+
+def test_a_wrong_api_behaviour_fails_its_probe(tmp_path):
+    proc = run_pytest("cases/graph-lifetime.yaml", "--framework", "fault_adapters:SwallowsErrors",
+                      "--results-dir", str(tmp_path), "-k", "probe")
+    _, records = read_jsonl(tmp_path / "torch_swallows.jsonl")
+    freed = next(r for r in records if r["check"] == "probe-freed-graph")
+    assert freed["verdict"] == "mismatch"
+    assert freed["message"].startswith("outcome value, but should be error (graph_freed)")
+    assert proc.returncode == 1
+
+
+def test_an_interrupted_run_keeps_what_it_wrote(tmp_path):
+    """Kill pytest mid-run (SIGKILL: no cleanup at all) and read what was streamed."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    shutil.copy(CASES / "reductions.yaml", cases)
+    (cases / "zz-slow.yaml").write_text(case_yaml("""
+        id: zz-slow
+        title: a check that never ends
+        source: {note: t, section: t}
+        inputs: {hang: [1., 2.]}
+        function: sum(hang**2)
+        checks: [hessian]
+    """), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                             "cases", "--framework", "fault_adapters:SlowHessian",
+                             "--results-dir", "out", "-p", "no:timeout"],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    stream = tmp_path / "out" / "torch_slow.jsonl"
+    n_before = 80  # reductions.yaml's items; then the run hangs in zz-slow's Hessian
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (
+                stream.exists() and len(stream.read_text().splitlines()) > n_before):
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    _, records = read_jsonl(stream)
+    assert len(records) == n_before
+    assert all(r["verdict"] == "pass" and r["case"] != "zz-slow" for r in records)
+    validate(merge([stream]))
+
+
+def test_a_hanging_check_becomes_a_timeout_record(tmp_path):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "slow.yaml").write_text(case_yaml("""
+        id: slow
+        title: hangs in hessian
+        source: {note: t, section: t}
+        inputs: {hang: [1., 2.]}
+        function: sum(hang**2)
+        checks: [hessian, vjp]
+    """), encoding="utf-8")
+    proc = run_pytest("cases", "--framework", "fault_adapters:SlowHessian",
+                      "--results-dir", "out", "--timeout", "3", cwd=tmp_path)
+    assert proc.returncode == 1
+    _, records = read_jsonl(tmp_path / "out" / "torch_slow.jsonl")
+    verdicts = {(r["check"], r["dtype"]): r["verdict"] for r in records}
+    assert verdicts == {("hessian", "float32"): "timeout", ("hessian", "float64"): "timeout",
+                        ("vjp", "float32"): "pass", ("vjp", "float64"): "pass"}
+    assert all(r["verdict"] not in FAILING or r["kind"] == "hessian" for r in records)
+    validate(merge([tmp_path / "out" / "torch_slow.jsonl"]))
+
+
+def test_report_command_renders_the_merged_results(full_run, tmp_path):
+    _, _, _, out = full_run
+    shutil.copy(out / "torch.jsonl", tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "gradconf", "report", "--results-dir",
+                           str(tmp_path), "--strict"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "results.json").read_text())
+    validate(doc)
+    page = (tmp_path / "index.html").read_text()
+    assert page.count("<details") == doc["summary"]["total"]
+    assert "0.4851" in page and "grad can be implicitly created" in page
