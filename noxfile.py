@@ -53,4 +53,4 @@ def lint(session: nox.Session) -> None:
     """Check style with ruff and types with mypy."""
     session.install("-e", ".[lint]")
     session.run("ruff", "check", "gradconf", "adapters", "tests", "benchmarks", "noxfile.py")
-    session.run("mypy", "gradconf")
+    session.run("mypy", "gradconf", "adapters")

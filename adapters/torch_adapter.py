@@ -142,7 +142,7 @@ class TorchAdapter(Adapter):
         """``torch.func.jvp``."""
         primals = tuple(torch.from_numpy(env[n]) for n in wrt)
         tans = tuple(torch.from_numpy(tangents[n]) for n in wrt)
-        _, out = torch.func.jvp(self.closure(prog, env, wrt), primals, tans)
+        out = torch.func.jvp(self.closure(prog, env, wrt), primals, tans)[1]
         return _np(out)  # type: ignore[return-value]
 
     def jacobian(self, prog: Program, env: Env, wrt: tuple[str, ...],

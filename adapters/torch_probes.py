@@ -24,7 +24,12 @@ Grads = dict[str, np.ndarray | None]
 
 
 def _grads(t: Mapping[str, torch.Tensor], names: tuple[str, ...] | list[str]) -> Grads:
-    return {n: None if t[n].grad is None else t[n].grad.detach().numpy().copy() for n in names}
+    """Each tensor's stored ``.grad`` as NumPy, None where there is none."""
+    out: Grads = {}
+    for n in names:
+        grad = t[n].grad
+        out[n] = None if grad is None else grad.detach().numpy().copy()
+    return out
 
 
 def _outcome(values: Grads) -> str:

@@ -39,19 +39,21 @@ def captured(adapter: Adapter) -> Iterator[list[WarningInfo]]:
             out.append(info)
 
 
+def _empty_result() -> dict[str, Any]:
+    return {"verdict": None, "message": "", "observed": None, "reference": None,
+            "golden": None, "max_abs_err": None, "max_rel_err": None, "oracle_err": None,
+            "tolerance": None, "classification": None, "worst": None, "outcome": None,
+            "expected": None, "error_kind": None, "error": None, "warnings": [],
+            "divergence": None, "duration_s": 0.0, "oracle_s": 0.0}
+
+
 def base_record(case: Case, check_id: str, kind: str, dtype: str, adapter: Adapter,
                 framework_version: str) -> dict[str, Any]:
     """The fields every record has, before a verdict."""
-    return {
-        "case": case.id, "title": case.title, "file": case.file, "line": case.line,
-        "source": dict(case.source), "framework": adapter.name,
-        "framework_version": framework_version, "check": check_id, "kind": kind,
-        "dtype": dtype, "verdict": None, "message": "", "observed": None, "reference": None,
-        "golden": None, "max_abs_err": None, "max_rel_err": None, "oracle_err": None,
-        "tolerance": None, "classification": None, "worst": None, "outcome": None,
-        "expected": None, "error_kind": None, "error": None, "warnings": [],
-        "divergence": None, "duration_s": 0.0, "oracle_s": 0.0,
-    }
+    return {"case": case.id, "title": case.title, "file": case.file, "line": case.line,
+            "source": dict(case.source), "framework": adapter.name,
+            "framework_version": framework_version, "check": check_id, "kind": kind,
+            "dtype": dtype, **_empty_result()}
 
 
 def env_for(case: Case, dtype: str) -> dict[str, np.ndarray]:
@@ -258,6 +260,10 @@ def run_probe(case: Case, probe: Probe, adapter: Adapter, framework_version: str
         except Unsupported as exc:
             result = None
             rec.update(verdict="unsupported", message=f"{adapter.name} cannot run {exc}")
+        except Exception as exc:  # a probe returns the framework's errors; this is not one
+            result = None
+            rec.update(verdict="error", message=f"the probe itself raised {type(exc).__name__}: "
+                       f"{_first_line(str(exc))}", traceback=traceback.format_exc(limit=6))
     rec["duration_s"] = time.perf_counter() - t0
     rec["warnings"] = [w.__dict__ for w in caught]
     if result is not None:
@@ -270,12 +276,8 @@ def invalid_record(file: str, line: int, case_id: str | None, message: str,
     """The record of a case that could not be loaded."""
     return {"case": case_id or "(file)", "title": "", "file": file, "line": line,
             "source": None, "framework": framework, "framework_version": framework_version,
-            "check": "load", "kind": "load", "dtype": "-", "verdict": "invalid",
-            "message": message, "observed": None, "reference": None, "golden": None,
-            "max_abs_err": None, "max_rel_err": None, "oracle_err": None, "tolerance": None,
-            "classification": None, "worst": None, "outcome": None, "expected": None,
-            "error_kind": None, "error": None, "warnings": [], "divergence": None,
-            "duration_s": 0.0, "oracle_s": 0.0}
+            "check": "load", "kind": "load", "dtype": "-",
+            **_empty_result(), "verdict": "invalid", "message": message}
 
 
 def _first_line(text: str) -> str:

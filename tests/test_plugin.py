@@ -225,3 +225,13 @@ def test_report_command_renders_the_merged_results(full_run, tmp_path):
     page = (tmp_path / "index.html").read_text()
     assert page.count("<details") == doc["summary"]["total"]
     assert "0.4851" in page and "grad can be implicitly created" in page
+
+
+def test_dash_x_stops_at_the_first_failure_and_keeps_what_ran(tmp_path):
+    proc = run_pytest("cases/reductions.yaml", "--framework", "fault_adapters:PerturbedVjp",
+                      "--results-dir", str(tmp_path), "-x")
+    assert proc.returncode == 1
+    _, records = read_jsonl(tmp_path / "torch_perturbed.jsonl")
+    assert [r["verdict"] for r in records][-1] == "mismatch"
+    assert {r["verdict"] for r in records[:-1]} == {"pass"}
+    assert (records[-1]["check"], records[-1]["dtype"]) == ("vjp", "float64")

@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 
 from gradconf.kinds import FAILING, VERDICTS
-from gradconf.report.text import array_text
+from gradconf.report.text import array_text, digits_for
 
 KIND_ORDER = ("load", "value", "vjp", "jvp", "jacobian", "hessian", "derivative", "rev_fwd",
               "probe")
@@ -80,12 +80,16 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
                                       "cells": defaultdict(list), "records": [],
                                       "failing": 0})
         r.update(anchor=f"r{i}", sides=_sides(r), label=_label(r, several),
-                 expected_text=_expected(r))
+                 expected_text=_expected(r), digits=digits_for(r))
         case["cells"][r["kind"] if r["kind"] in KIND_ORDER else "probe"].append(r)
         case["records"].append(r)
         case["failing"] += r["verdict"] in FAILING
-    for c in cases.values():  # failing items first: they are what a reviewer opens
-        c["records"].sort(key=lambda r: r["verdict"] not in FAILING)
+    for c in cases.values():  # failing items open on top; the rest folded into one group
+        c["failing_records"] = [r for r in c["records"] if r["verdict"] in FAILING]
+        c["other_records"] = [r for r in c["records"] if r["verdict"] not in FAILING]
+        tally = Counter(r["verdict"] for r in c["other_records"])
+        c["other_summary"] = (f"all {next(iter(tally))}" if len(tally) == 1 else
+                              ", ".join(f"{n} {v}" for v, n in tally.most_common()))
     kinds = [k for k in KIND_ORDER if any(k in c["cells"] for c in cases.values())]
     invalid = [r for r in records if r["verdict"] == "invalid"]
     divergences = [r for r in records if r.get("divergence")]

@@ -11,22 +11,30 @@ from gradconf.arrays import decode
 from gradconf.kinds import FAILING, VERDICTS
 
 
-def array_text(encoded: dict[str, Any] | None, width: int = 88) -> str:
-    """A compact one-or-few-line rendering of an encoded array."""
+def array_text(encoded: dict[str, Any] | None, digits: int = 6, width: int = 88) -> str:
+    """A compact one-or-few-line rendering of an encoded array, ``digits`` decimals."""
     if encoded is None:
         return "None (absent)"
     if encoded.get("truncated"):
         return f"<{encoded['shape']} array, first entries {encoded['data'][:6]}>"
     arr = decode(encoded)
-    return np.array2string(arr, precision=6, max_line_width=width, separator=", ",
+    return np.array2string(arr, precision=digits, max_line_width=width, separator=", ",
                            suppress_small=False, threshold=60)
 
 
-def named_text(named: dict[str, Any] | None, label: str) -> list[str]:
+def digits_for(rec: dict[str, Any]) -> int:
+    """Decimals that make a record's relative error visible (6 to 16)."""
+    rel = rec.get("max_rel_err")
+    if not rel or rec.get("verdict") == "pass":
+        return 6
+    return int(min(16, max(6, np.ceil(-np.log10(max(rel, 1e-16))) + 3)))
+
+
+def named_text(named: dict[str, Any] | None, label: str, digits: int = 6) -> list[str]:
     """``label: name = array`` lines for a mapping of encoded arrays."""
     if not named:
         return []
-    return [f"  {label:<9}: {n} = {array_text(a)}".replace("\n", "\n" + " " * 14)
+    return [f"  {label:<9}: {n} = {array_text(a, digits)}".replace("\n", "\n" + " " * 14)
             for n, a in named.items()]
 
 
@@ -39,9 +47,10 @@ def failure_text(rec: dict[str, Any]) -> str:
     if tol and rec.get("kind") != "probe":
         lines.append(f"  tolerance: rtol {tol['rtol']:g}, atol {tol['atol']:g} x scale, "
                      f"{tol['oracle_factor']:g} x oracle error (max {rec['oracle_err'] or 0:.3g})")
-    lines += named_text(rec.get("observed"), "observed")
-    lines += named_text(rec.get("reference"), "reference")
-    lines += named_text(rec.get("golden"), "golden")
+    digits = digits_for(rec)
+    lines += named_text(rec.get("observed"), "observed", digits)
+    lines += named_text(rec.get("reference"), "reference", digits)
+    lines += named_text(rec.get("golden"), "golden", digits)
     outcome = rec.get("outcome")
     if outcome:
         lines.append(f"  outcome  : {outcome['kind']} via {outcome.get('idiom', '')}")
