@@ -223,7 +223,7 @@ def test_report_command_renders_the_merged_results(full_run, tmp_path):
     doc = json.loads((tmp_path / "results.json").read_text())
     validate(doc)
     page = (tmp_path / "index.html").read_text()
-    assert page.count("<details") == doc["summary"]["total"]
+    assert page.count('<details id="r') == doc["summary"]["total"]
     assert "0.4851" in page and "grad can be implicitly created" in page
 
 
