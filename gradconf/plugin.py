@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from gradconf.loader import LoadError, load_file
 from gradconf.report.text import failure_text
 from gradconf.results import JsonlWriter, environment
 from gradconf.runner import invalid_record, run_check, run_probe
+from gradconf.watchdog import Watchdog, read_reason
 
 RECORD = "gradconf_record"
 _ADAPTERS: dict[str, Adapter] = {}
@@ -40,6 +42,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="adapter to run the cases on (default: the one installed adapter)")
     group.addoption("--results-dir", default="reports",
                     help="directory for <framework>.jsonl (default: reports)")
+    group.addoption("--max-rss-mb", type=float, default=8192.0,
+                    help="end a check's process when its resident memory passes this many MB; "
+                         "with -n the check is recorded as a crash and the run goes on "
+                         "(default 8192; 0 turns it off)")
 
 
 def _framework(config: pytest.Config) -> str:
@@ -209,10 +215,47 @@ class InvalidItem(pytest.Item):
 # ---------------------------------------------------------------- writing records
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker and, in the controlling process, the record writer."""
+    """Register the marker; the record writer where records arrive, the watchdog where
+    checks run."""
     config.addinivalue_line("markers", "gradconf: an item generated from a case file")
     if _is_controller(config):
+        shutil.rmtree(_lost_dir(config), ignore_errors=True)
         config.pluginmanager.register(RecordWriter(config), "gradconf-record-writer")
+    if not _is_controller(config) or not getattr(config.option, "numprocesses", None):
+        config.pluginmanager.register(ItemGuard(config), "gradconf-item-guard")
+
+
+def _lost_dir(config: pytest.Config) -> Path:
+    return Path(config.getoption("results_dir")) / ".lost"
+
+
+def _hard_timeout(config: pytest.Config) -> float:
+    """Twice pytest-timeout's limit (plus 10 s): past it the call ignored the signal."""
+    try:
+        timeout = float(config.getoption("timeout", None) or config.getini("timeout") or 0)
+    except (ValueError, TypeError):
+        timeout = 0.0
+    return 2 * timeout + 10 if timeout > 0 else 0.0
+
+
+class ItemGuard:
+    """Runs a :class:`Watchdog` over each check in the process that executes checks."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.watchdog = Watchdog(_lost_dir(config), float(config.getoption("max_rss_mb")),
+                                 _hard_timeout(config))
+        self.watchdog.start()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        """Watch case items while they run."""
+        if not isinstance(item, _RecordItem):
+            return (yield)
+        self.watchdog.start_item(item.nodeid)
+        try:
+            return (yield)
+        finally:
+            self.watchdog.end_item()
 
 
 class RecordWriter:
@@ -241,7 +284,11 @@ class RecordWriter:
         if RECORD in props and report.when == "call":
             self._open().write(json.loads(str(props[RECORD])))
         elif report.failed and RECORD not in props and _is_case_node(report.nodeid):
-            self._open().write(_lost_record(report, adapter_for(self.config)))
+            rec = _lost_record(report, adapter_for(self.config))
+            reason = read_reason(_lost_dir(self.config), report.nodeid)
+            if reason is not None:
+                rec.update(verdict=reason["verdict"], message=reason["message"])
+            self._open().write(rec)
 
     def pytest_sessionfinish(self) -> None:
         """Close the stream."""

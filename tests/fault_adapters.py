@@ -6,6 +6,9 @@ passes on a perturbed framework could not fail on a real one.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import time
 from collections.abc import Mapping
 
@@ -66,3 +69,44 @@ class SlowHessian(TorchAdapter):
         if "hang" in prog.sources:
             time.sleep(3600)
         return super().hessian(prog, env, wrt, cotangent)
+
+
+def _segfault() -> None:
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+def _native_hang() -> None:
+    # block the alarm signal pytest-timeout relies on, then sleep in C: no signal gets in
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    ctypes.CDLL(None).sleep(3600)
+
+
+def _memory_blowup() -> None:
+    hoard = []
+    for _ in range(200):  # up to ~40 GB, far beyond any limit a test sets
+        hoard.append(np.ones(25_000_000))  # 200 MB, touched
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+FAULTS = {"segfault": _segfault, "abort": os.abort, "spin": _spin,
+          "native_hang": _native_hang, "memory": _memory_blowup}
+
+
+class Faults(TorchAdapter):
+    """PyTorch whose reverse mode fails hard when the case reads an input named after a fault:
+    ``segfault``, ``abort``, ``spin`` (a Python loop), ``native_hang`` (a hang in C that
+    ignores signals) or ``memory`` (allocates without bound)."""
+
+    name = "torch_faults"
+
+    def vjp(self, prog: Program, env: Mapping[str, np.ndarray], wrt: tuple[str, ...],
+            cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """Fault if asked to; otherwise the true vjp."""
+        for name in prog.sources:
+            if name in FAULTS:
+                FAULTS[name]()
+        return super().vjp(prog, env, wrt, cotangent)

@@ -235,3 +235,39 @@ def test_dash_x_stops_at_the_first_failure_and_keeps_what_ran(tmp_path):
     assert [r["verdict"] for r in records][-1] == "mismatch"
     assert {r["verdict"] for r in records[:-1]} == {"pass"}
     assert (records[-1]["check"], records[-1]["dtype"]) == ("vjp", "float64")
+
+
+FAULTS = ("segfault", "abort", "spin", "native_hang", "memory")
+FAULT_CASES = "cases:\n" + "".join(f"""
+  - id: fault-{name.replace('_', '-')}
+    title: reverse mode {name}
+    source: {{note: t, section: t}}
+    inputs: {{{name}: [1., 2.]}}
+    function: sum({name}**2)
+    dtypes: [float64]
+    checks: [value, vjp]
+""" for name in FAULTS)
+
+
+def test_faults_become_records_and_the_run_completes(tmp_path):
+    """Each fault kills or stalls its worker; xdist replaces it and every record is written."""
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "faults.yaml").write_text(FAULT_CASES, encoding="utf-8")
+    shutil.copy(CASES / "reductions.yaml", cases)
+    proc = run_pytest("cases", "--framework", "fault_adapters:Faults", "--results-dir", "out",
+                      "-n", "2", "--timeout", "4", "--max-rss-mb", "1500", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    _, records = read_jsonl(tmp_path / "out" / "torch_faults.jsonl")
+    got = {r["case"]: (r["verdict"], r["message"]) for r in records
+           if r["check"] == "vjp" and r["case"].startswith("fault-")}
+    assert got["fault-segfault"][0] == "crash"
+    assert got["fault-abort"][0] == "crash"
+    assert got["fault-spin"][0] == "timeout"
+    assert got["fault-native-hang"] == ("timeout", got["fault-native-hang"][1])
+    assert "could not be interrupted" in got["fault-native-hang"][1]
+    assert got["fault-memory"][0] == "crash" and "memory: resident set" in got["fault-memory"][1]
+    # everything else ran: the value checks of the fault cases and all of reductions.yaml
+    others = [r for r in records if not (r["check"] == "vjp" and r["case"].startswith("fault-"))]
+    assert len(others) == 5 + 80 and {r["verdict"] for r in others} == {"pass"}
+    validate(merge([tmp_path / "out" / "torch_faults.jsonl"]))

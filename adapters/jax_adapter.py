@@ -1,0 +1,241 @@
+"""JAX adapter: every check and probe in JAX's own functional idiom.
+
+Reverse mode is ``jax.vjp`` (a pullback applied to the cotangent), forward mode
+``jax.jvp``, Jacobians ``jax.jacrev`` / ``jax.jacfwd`` / one pullback call per output
+entry with a one-hot cotangent, Hessians ``jax.hessian`` of ``<v, f>``, order-n
+derivatives nested ``jax.grad`` of ``<v_k, previous level>``. Programs run eagerly, op by
+op (no ``jax.jit``), on the CPU backend with float64 enabled, so float32 inputs stay
+float32 and float64 inputs stay float64. Imports jax and nothing of any other framework.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradconf.adapter import Adapter, ProbeInputs, ProbeResult
+from gradconf.expr import Node, Program, evaluate
+from gradconf.schema import ProbeSpec
+
+Env = Mapping[str, np.ndarray]
+Fn = Callable[..., jax.Array]
+
+if os.environ.get("PYTEST_XDIST_WORKER") and "intra_op_parallelism" not in os.environ.get(
+        "XLA_FLAGS", ""):
+    # one XLA thread per xdist worker (read when the backend starts): no oversubscription
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen"
+                               "=false intra_op_parallelism_threads=1").strip()
+# Before any array exists: without x64 a float64 input silently becomes float32; the CPU
+# backend is pinned so no accelerator plugin is probed and results do not depend on one.
+jax.config.update("jax_platforms", "cpu")
+jax.config.update("jax_enable_x64", True)
+
+
+def _reduce(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    return lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims)
+
+
+# op name -> jax.numpy lowering, one line each (names and semantics: gradconf/ops.py)
+LOWERING: dict[str, Callable[..., Any]] = {
+    "neg": jnp.negative, "pos": jnp.positive, "exp": jnp.exp, "log": jnp.log,
+    "sin": jnp.sin, "cos": jnp.cos, "tanh": jnp.tanh, "sqrt": jnp.sqrt, "abs": jnp.abs,
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
+    "div": operator.truediv, "pow": operator.pow,
+    "matmul": jnp.matmul, "mm": lambda a, b: jnp.einsum("ij,jk->ik", a, b),
+    "dot": lambda a, b: jnp.einsum("i,i->", a, b),
+    "sum": _reduce(jnp.sum), "mean": _reduce(jnp.mean),
+    # vector_norm flattens when axis is None (linalg.norm would take a matrix norm)
+    "norm": lambda x, ord=2, axis=None, keepdims=False: jnp.linalg.vector_norm(
+        x, ord=ord, axis=axis, keepdims=keepdims),
+    "concat": lambda *xs, axis=0: jnp.concatenate(xs, axis=axis),
+    "transpose": lambda x, axes=None: jnp.transpose(x, axes),  # None reverses: 1-D unchanged
+    "reshape": lambda x, shape: jnp.reshape(x, shape),
+    "getitem": lambda x, index: jnp.asarray(x)[index],
+    "ones_like": jnp.ones_like, "zeros_like": jnp.zeros_like,
+}
+
+# message fragment -> neutral error kind (gradconf.kinds.ERROR_KINDS)
+ERRORS = (
+    ("Gradient only defined for scalar-output functions", "non_scalar_output"),
+    ("requires at least 1 positional argument", "input_not_tracked"),
+    ("requires real- or complex-valued inputs", "integer_input"),
+    ("requires real-valued inputs", "integer_input"),
+    ("different primal and tangent shapes", "shape_mismatch"),
+    ("Incompatible shapes for broadcasting", "shape_mismatch"),
+    ("contracting dimensions to have the same shape", "shape_mismatch"),
+    ("does not match previous terms", "shape_mismatch"),
+    ("cannot reshape array", "shape_mismatch"),
+    ("Cannot concatenate arrays with shapes", "shape_mismatch"),
+    ("dtypes must be equal", "dtype_mismatch"),
+    ("singular", "singular_input"),
+)
+# the pullback's complaint names both types: "got float32[3], but expected float32[2,2]"
+_PULLBACK_TYPES = re.compile(r"got (\w+)\[.*?\], but expected (\w+)\[")
+WARNINGS = (
+    ("deprecated", "deprecated_api"),
+    ("reference cycle", "reference_cycle"),
+)
+
+
+def _np(a: Any) -> np.ndarray:
+    """A JAX array as a writable NumPy array, in the dtype JAX produced."""
+    return np.array(a)
+
+
+def inner(v: jax.Array, y: jax.Array) -> jax.Array:
+    """``<v, y>``: the scalar whose gradient is the vjp of ``y`` with cotangent ``v``."""
+    return jnp.sum(v * y)
+
+
+def _grad_of_inner(fn: Fn, v: jax.Array) -> Fn:
+    """One level of nesting: ``x -> ∇ₓ <v, fn(x)>`` by ``jax.grad``."""
+    return jax.grad(lambda x: inner(v, fn(x)))
+
+
+def _one_hot(i: int, like: jax.Array) -> jax.Array:
+    """The cotangent selecting output entry ``i`` (row-major)."""
+    return jnp.zeros(like.size, like.dtype).at[i].set(1).reshape(like.shape)
+
+
+def _warm_up() -> None:
+    """First use of each transform traces and compiles; done once so no check pays it."""
+    for dtype in (jnp.float32, jnp.float64):
+        x = jnp.ones(2, dtype)
+        f = jnp.sin
+        jax.vjp(f, x)[1](x)
+        jax.jvp(f, (x,), (x,))
+        jax.jacrev(f)(x)
+        jax.jacfwd(f)(x)
+        jax.hessian(lambda z: inner(z, f(z)))(x)
+        _grad_of_inner(_grad_of_inner(f, x), x)(x)
+
+
+class JaxAdapter(Adapter):
+    """JAX, functional transforms (``vjp``, ``jvp``, ``jacrev``, ``jacfwd``, ``hessian``)."""
+
+    name = "jax"
+    lowering = LOWERING
+
+    def __init__(self) -> None:
+        jax.config.update("jax_default_device", jax.devices("cpu")[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _warm_up()
+
+    def version(self) -> str:
+        """``jax.__version__``."""
+        return str(jax.__version__)
+
+    # ------------------------------------------------------------ building blocks
+
+    def arrays(self, env: Env) -> dict[str, jax.Array]:
+        """A JAX array for every source, in its NumPy dtype."""
+        return {n: jnp.asarray(a) for n, a in env.items()}
+
+    def primals(self, env: Env, names: tuple[str, ...]) -> tuple[jax.Array, ...]:
+        """The arrays of ``names``, in order: the positional arguments of a transform."""
+        return tuple(jnp.asarray(env[n]) for n in names)
+
+    def forward(self, prog: Program, arrays: Mapping[str, Any],
+                hook: Callable[[int, Node, Any], Any] | None = None
+                ) -> tuple[jax.Array, dict[str, Any]]:
+        """Evaluate the program with jax.numpy ops."""
+        return evaluate(prog, arrays, LOWERING, hook)
+
+    def closure(self, prog: Program, env: Env, wrt: tuple[str, ...]) -> Fn:
+        """The function of the ``wrt`` arrays alone; every other source is a constant."""
+        fixed = self.arrays(env)
+
+        def fn(*xs: jax.Array) -> jax.Array:
+            return jnp.asarray(self.forward(prog, {**fixed, **dict(zip(wrt, xs, strict=True))})[0])
+        return fn
+
+    # ------------------------------------------------------------ checks
+
+    def value(self, prog: Program, env: Env) -> dict[str, np.ndarray]:
+        """Forward value and named intermediates, evaluated eagerly."""
+        out, named = self.forward(prog, self.arrays(env))
+        return {n: _np(jnp.asarray(v)) for n, v in {"out": out, **named}.items()}
+
+    def vjp(self, prog: Program, env: Env, wrt: tuple[str, ...],
+            cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """``_, vjp_fun = jax.vjp(f, *xs)``, then ``vjp_fun(cotangent)``."""
+        pullback = jax.vjp(self.closure(prog, env, wrt), *self.primals(env, wrt))[1]
+        grads = pullback(jnp.asarray(cotangent))
+        return {n: _np(g) for n, g in zip(wrt, grads, strict=True)}
+
+    def jvp(self, prog: Program, env: Env, wrt: tuple[str, ...],
+            tangents: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``jax.jvp(f, primals, tangents)``."""
+        tans = tuple(jnp.asarray(tangents[n]) for n in wrt)
+        return _np(jax.jvp(self.closure(prog, env, wrt), self.primals(env, wrt), tans)[1])
+
+    def jacobian(self, prog: Program, env: Env, wrt: tuple[str, ...],
+                 mode: str) -> dict[str, np.ndarray]:
+        """``jax.jacrev`` / ``jax.jacfwd``, or one pullback call per output entry (``loop``)."""
+        if mode == "loop":
+            return self._jacobian_loop(prog, env, wrt)
+        transform = jax.jacrev if mode == "rev" else jax.jacfwd
+        argnums = tuple(range(len(wrt)))
+        jac = transform(self.closure(prog, env, wrt), argnums=argnums)(*self.primals(env, wrt))
+        return {n: _np(j) for n, j in zip(wrt, jac, strict=True)}
+
+    def _jacobian_loop(self, prog: Program, env: Env,
+                       wrt: tuple[str, ...]) -> dict[str, np.ndarray]:
+        primals = self.primals(env, wrt)
+        y, pullback = jax.vjp(self.closure(prog, env, wrt), *primals)
+        rows = [[_np(g) for g in pullback(_one_hot(i, y))] for i in range(y.size)]
+        return {n: np.stack([r[k] for r in rows]).reshape(y.shape + primals[k].shape)
+                for k, n in enumerate(wrt)}
+
+    def hessian(self, prog: Program, env: Env, wrt: tuple[str, ...],
+                cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """``jax.hessian`` of ``<v, f>``."""
+        fn, v = self.closure(prog, env, wrt), jnp.asarray(cotangent)
+        hess = jax.hessian(lambda *xs: inner(v, fn(*xs)),
+                           argnums=tuple(range(len(wrt))))(*self.primals(env, wrt))
+        return {f"{a},{b}": _np(hess[i][j]) for i, a in enumerate(wrt)
+                for j, b in enumerate(wrt)}
+
+    def derivative(self, prog: Program, env: Env, wrt: str,
+                   cotangents: list[np.ndarray]) -> np.ndarray:
+        """Nested ``jax.grad``: level k is ``∇ₓ <v_k, level k-1>``, level 0 the function.
+
+        A level that no longer depends on x differentiates to zeros, as calculus says.
+        """
+        fn = self.closure(prog, env, (wrt,))
+        for v in cotangents:
+            fn = _grad_of_inner(fn, jnp.asarray(v))
+        return _np(fn(jnp.asarray(env[wrt])))
+
+    # ------------------------------------------------------------ framework messages
+
+    def error_kind(self, exc: BaseException) -> str:
+        """Neutral kind from JAX's message."""
+        text = str(exc)
+        types = _PULLBACK_TYPES.search(text)
+        if types and "argument to VJP function" in text:
+            return "dtype_mismatch" if types[1] != types[2] else "shape_mismatch"
+        return next((kind for frag, kind in ERRORS if frag in text), "other")
+
+    def warning_kind(self, category: str, message: str) -> str:
+        """Neutral kind from JAX's warning category and text."""
+        if category == "DeprecationWarning":
+            return "deprecated_api"
+        return next((kind for frag, kind in WARNINGS if frag in message), "other")
+
+    # ------------------------------------------------------------ probes (see jax_probes)
+
+    def probe(self, spec: ProbeSpec, prog: Program, env: Env, wrt: tuple[str, ...],
+              vectors: ProbeInputs) -> ProbeResult:
+        """Dispatch to :mod:`gradconf_adapters.jax_probes`."""
+        from gradconf_adapters import jax_probes
+        return jax_probes.run(self, spec, prog, env, wrt, vectors)
