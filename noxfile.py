@@ -1,8 +1,10 @@
-"""gradconf's front door: ``nox -s conformance`` judges a framework, ``nox -s tests`` the suite.
+"""gradconf's front door: ``nox -s conformance`` judges the frameworks, ``nox -s tests`` the suite.
 
-Every framework gets its own virtualenv (their pins conflict); framework pins live in
-``pyproject.toml`` under ``[project.optional-dependencies]`` and nowhere else. Sessions use
-nox's default virtualenv backend with pip, which finds the PyTorch wheels kept on disk.
+Every framework gets its own virtualenv (their pins conflict, e.g. ml_dtypes between JAX
+and TensorFlow); the pins live in ``pyproject.toml`` under
+``[project.optional-dependencies]`` and nowhere else. Results merge afterwards, in a
+session that installs no framework. Sessions use nox's default virtualenv backend with
+pip, which finds the PyTorch wheels kept on disk.
 """
 
 from __future__ import annotations
@@ -17,35 +19,77 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.error_on_missing_interpreters = True
 
 RESULTS = Path("reports")
-FRAMEWORKS = ("torch",)
+E2E = Path(".nox") / "_e2e"   # per-framework streams of the test sessions' full runs
+# framework -> what its virtualenv installs: this project's extra, or a plug-in package
+FRAMEWORKS = {
+    "torch": [".[torch]"],
+    "jax": [".[jax]"],
+    "tensorflow": [".[tensorflow]"],
+    "autograd": [".", "./adapters/autograd"],
+}
+ADAPTER_MARKERS = ("jax", "tensorflow", "autograd")
 
 
-def _run_cases(session: nox.Session, framework: str) -> None:
-    session.install("-e", f".[{framework}]")
-    (RESULTS / f"{framework}.jsonl").unlink(missing_ok=True)
-    workers = "auto" if (os.cpu_count() or 1) > 1 else "0"
+def _install(session: nox.Session, framework: str, *extra: str) -> None:
+    for target in FRAMEWORKS[framework]:
+        session.install("-e", target)
+    if extra:
+        session.install(*extra)
+
+
+def _run_cases(session: nox.Session, framework: str, results: Path, *args: str) -> None:
+    """All case files on one framework, streaming to ``results/<framework>.jsonl``."""
+    (results / f"{framework}.jsonl").unlink(missing_ok=True)
+    workers = "auto" if (os.cpu_count() or 1) > 1 else "1"  # xdist isolates crashes
     session.run(
-        "pytest", "cases", "--framework", framework, "--results-dir", str(RESULTS),
-        "-n", workers, "--dist", "loadfile", "-p", "no:cacheprovider",
-        f"--junitxml={RESULTS}/junit-{framework}.xml", "-q", *session.posargs,
-        success_codes=[0, 1, 2],  # failures and interruptions still get a report below
+        "pytest", "cases", "--framework", framework, "--results-dir", str(results),
+        "-n", workers, "--dist", "loadfile", "-p", "no:cacheprovider", "-q", *args,
+        success_codes=[0, 1, 2],  # failures and interruptions still reach the report
     )
 
 
 @nox.session
-def conformance(session: nox.Session) -> None:
-    """Run every case on PyTorch; write reports/results.json, index.html, summary.md."""
-    for framework in FRAMEWORKS:
-        _run_cases(session, framework)
+@nox.parametrize("framework", list(FRAMEWORKS))
+def conformance(session: nox.Session, framework: str) -> None:
+    """Run every case on one framework (all four by default); then the report merges them."""
+    session.notify("report")
+    _install(session, framework)
+    _run_cases(session, framework, RESULTS, f"--junitxml={RESULTS}/junit-{framework}.xml",
+               *session.posargs)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Merge reports/*.jsonl into results.json, index.html, summary.md; fail on failures."""
+    session.install("-e", ".")
     session.run("python", "-m", "gradconf", "report", "--results-dir", str(RESULTS),
                 "--strict")
 
 
 @nox.session
-def tests(session: nox.Session) -> None:
-    """Run the suite's own tests (engine, PyTorch adapter, plugin end to end, report)."""
-    session.install("-e", ".[torch,test]")
-    session.run("pytest", "tests", "-n", "auto", "-p", "no:cacheprovider", *session.posargs)
+@nox.parametrize("framework", list(FRAMEWORKS))
+def tests(session: nox.Session, framework: str) -> None:
+    """The suite's own tests: engine and PyTorch in one venv, each other adapter in its own."""
+    session.notify("merged")
+    _install(session, framework, ".[test]")
+    session.env["GRADCONF_REQUIRE_FRAMEWORKS"] = framework
+    if framework == "torch":
+        others = " and ".join(f"not {m}" for m in (*ADAPTER_MARKERS, "merged"))
+        session.run("pytest", "tests", "-m", others, "-n", "auto", "-p", "no:cacheprovider",
+                    *session.posargs)
+    else:
+        session.run("pytest", "tests", "-m", framework, "-p", "no:cacheprovider",
+                    *session.posargs)
+    E2E.mkdir(parents=True, exist_ok=True)
+    _run_cases(session, framework, E2E)
+
+
+@nox.session
+def merged(session: nox.Session) -> None:
+    """Check the test sessions' runs merged: every framework, every case, differences declared."""
+    session.install("-e", ".[test]")
+    session.env["GRADCONF_E2E_DIR"] = str(E2E)
+    session.run("pytest", "tests", "-m", "merged", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,15 @@ def one_case(load_text):
         assert isinstance(item, Case), str(item)
         return item
     return make
+
+
+PLUGIN_MODULES = {"autograd": "gradconf_autograd"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail, rather than skip, when a framework the session promises is missing."""
+    for name in filter(None, os.environ.get("GRADCONF_REQUIRE_FRAMEWORKS", "").split(",")):
+        for module in {name, PLUGIN_MODULES.get(name, name)}:
+            if importlib.util.find_spec(module) is None:
+                raise pytest.UsageError(f"GRADCONF_REQUIRE_FRAMEWORKS names {name!r}, but "
+                                        f"{module!r} is not installed in this environment")

@@ -63,6 +63,50 @@ def _sides(rec: dict[str, Any]) -> list[dict[str, Any]]:
              "golden": golden.get(n, "—")} for n in names]
 
 
+def _outcome_text(rec: dict[str, Any]) -> str:
+    """A probe's normalised outcome in a few words: ``error: graph_freed``, ``absent``."""
+    outcome = rec.get("outcome") or {}
+    kind = outcome.get("kind") or rec["verdict"]
+    return f"error: {rec.get('error_kind') or 'other'}" if kind == "error" else kind
+
+
+def _compact(named: dict[str, Any] | None) -> str:
+    """One short line for a mapping of arrays (the side-by-side table's oracle/golden)."""
+    if not named:
+        return ""
+    parts = [f"{n} = {' '.join(array_text(a, 4, 60).split())}" for n, a in named.items()]
+    text = "; ".join(parts)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _side_by_side(case: dict[str, Any], frameworks: list[str]) -> list[dict[str, Any]]:
+    """Rows (check, dtype) with each framework's record and the oracle and golden values."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in case["records"]:
+        if r["kind"] in ("probe", "load"):
+            continue
+        row = rows.setdefault((r["check"], r["dtype"]), {
+            "check": r["check"], "dtype": r["dtype"], "by": {}, "oracle": "", "golden": "",
+            "order": (KIND_ORDER.index(r["kind"]), r["check"], r["dtype"])})
+        row["by"][r["framework"]] = r
+        if r["kind"] != "rev_fwd":  # its reference is the reverse-mode Jacobian, not the oracle
+            row["oracle"] = row["oracle"] or _compact(r.get("reference"))
+        row["golden"] = row["golden"] or _compact(r.get("golden"))
+    return sorted(rows.values(), key=lambda row: row["order"])
+
+
+def _probe_rows(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the probe matrix: one per (case, probe), a cell per framework."""
+    rows = []
+    for c in cases:
+        by_probe: dict[str, dict[str, Any]] = {}
+        for r in c["records"]:
+            if r["kind"] == "probe":
+                by_probe.setdefault(r["check"], {})[r["framework"]] = r
+        rows += [{"case": c["id"], "probe": p, "by": by} for p, by in by_probe.items()]
+    return rows
+
+
 def view(doc: dict[str, Any]) -> dict[str, Any]:
     """The template's data: counts, the case × check matrix, details per case."""
     records = doc["records"]
@@ -80,7 +124,7 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
                                       "cells": defaultdict(list), "records": [],
                                       "failing": 0})
         r.update(anchor=f"r{i}", sides=_sides(r), label=_label(r, several),
-                 expected_text=_expected(r), digits=digits_for(r))
+                 expected_text=_expected(r), digits=digits_for(r), outcome_text=_outcome_text(r))
         case["cells"][r["kind"] if r["kind"] in KIND_ORDER else "probe"].append(r)
         case["records"].append(r)
         case["failing"] += r["verdict"] in FAILING
@@ -90,13 +134,17 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
         tally = Counter(r["verdict"] for r in c["other_records"])
         c["other_summary"] = (f"all {next(iter(tally))}" if len(tally) == 1 else
                               ", ".join(f"{n} {v}" for v, n in tally.most_common()))
+        c["side_by_side"] = _side_by_side(c, frameworks) if several else []
     kinds = [k for k in KIND_ORDER if any(k in c["cells"] for c in cases.values())]
     invalid = [r for r in records if r["verdict"] == "invalid"]
     divergences = [r for r in records if r.get("divergence")]
     return {"doc": doc, "env": doc["environment"], "frameworks": frameworks, "counts": counts,
             "verdicts": verdicts, "cases": list(cases.values()), "kinds": kinds,
             "colours": COLOURS, "invalid": invalid, "divergences": divergences,
-            "failing": FAILING, "total": len(records)}
+            "failing": FAILING, "total": len(records), "several": several,
+            "probe_rows": _probe_rows(list(cases.values())),
+            "run_times": {fw: (doc["environment"].get("runs") or {}).get(fw)
+                          for fw in frameworks}}
 
 
 def render(doc: dict[str, Any]) -> str:

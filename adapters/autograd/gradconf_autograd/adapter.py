@@ -1,0 +1,222 @@
+"""HIPS autograd adapter: every check in autograd's functional idiom.
+
+autograd differentiates Python functions of NumPy arrays: ``make_vjp`` / ``grad`` for
+reverse mode, ``make_jvp`` for forward mode, ``jacobian`` and ``hessian`` built on them.
+There is no tensor object, no stored ``.grad`` and no tracking flag: which inputs are
+differentiated is the ``argnum`` of a transform, and a gradient is its return value.
+Results come back in whatever dtype autograd produced; nothing is coerced.
+Imports autograd and nothing of any other framework.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from importlib.metadata import version as dist_version
+from typing import Any
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+
+from gradconf.adapter import Adapter, ProbeInputs, ProbeResult
+from gradconf.expr import Program, evaluate
+from gradconf.schema import ProbeSpec
+
+Env = Mapping[str, np.ndarray]
+Fn = Callable[..., Any]
+
+
+def _reduce(fn: Fn) -> Fn:
+    return lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims)
+
+
+def _norm(x: Any, ord: float = 2, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Vector norm of all entries, or along one axis (``gradconf.ops`` semantics)."""
+    if axis is None:
+        out = anp.linalg.norm(anp.reshape(x, (-1,)), ord=ord)
+        return anp.reshape(out, (1,) * anp.ndim(x)) if keepdims else out
+    return anp.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+
+
+# op name -> autograd.numpy lowering, one line each (names and semantics: gradconf/ops.py).
+# `pos` is the identity: autograd defines no derivative for np.positive.
+LOWERING: dict[str, Fn] = {
+    "neg": anp.negative, "pos": lambda x: x, "exp": anp.exp, "log": anp.log,
+    "sin": anp.sin, "cos": anp.cos, "tanh": anp.tanh, "sqrt": anp.sqrt, "abs": anp.abs,
+    "add": anp.add, "sub": anp.subtract, "mul": anp.multiply,
+    "div": anp.true_divide, "pow": anp.power,
+    "matmul": anp.matmul, "mm": anp.matmul, "dot": anp.dot,
+    "sum": _reduce(anp.sum), "mean": _reduce(anp.mean), "norm": _norm,
+    "concat": lambda *xs, axis=0: anp.concatenate(xs, axis=axis),
+    "transpose": lambda x, axes=None: anp.transpose(x, axes),
+    "reshape": lambda x, shape: anp.reshape(x, shape),
+    "getitem": lambda x, index: x[index],
+    "ones_like": anp.ones_like, "zeros_like": anp.zeros_like,
+}
+
+# (exception type name, message pattern) -> neutral error kind (gradconf.kinds.ERROR_KINDS)
+ERRORS: tuple[tuple[str, str, str], ...] = (
+    ("TypeError", r"Grad only applies to real scalar-output", "non_scalar_output"),
+    ("TypeError", r"value_and_grad only applies to real scalar-output", "non_scalar_output"),
+    ("TypeError", r"Can't differentiate w\.r\.t\. type <class '(numpy\.)?u?int", "integer_input"),
+    ("UFuncTypeError", r"to dtype\('u?int", "integer_input"),
+    ("NotImplementedError", r"[VJ]JP of .* not defined", "unsupported_op"),
+    ("NotImplementedError", r"not implemented", "unsupported_op"),
+    ("LinAlgError", r"[Ss]ingular", "singular_input"),
+    ("ValueError", r"could not be broadcast|not aligned|mismatch in its core dimension"
+                   r"|cannot reshape", "shape_mismatch"),
+    ("UFuncTypeError", r"Cannot cast", "dtype_mismatch"),
+)
+WARNINGS: tuple[tuple[str, str], ...] = (
+    ("deprecated", "deprecated_api"),
+)
+
+
+def as_array(a: Any) -> np.ndarray:
+    """A result as a NumPy array, keeping autograd's dtype (a 0-d result may be a scalar)."""
+    return np.asarray(a)
+
+
+class AutogradAdapter(Adapter):
+    """HIPS autograd: ``make_vjp``, ``make_jvp``, ``jacobian``, ``hessian``, nested ``grad``."""
+
+    name = "autograd"
+    lowering = LOWERING
+
+    def version(self) -> str:
+        """The installed autograd distribution's version (autograd has no ``__version__``)."""
+        return dist_version("autograd")
+
+    # ------------------------------------------------------------ building blocks
+
+    def forward(self, prog: Program, env: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Evaluate the program with autograd.numpy ops."""
+        return evaluate(prog, env, LOWERING)
+
+    def closure(self, prog: Program, env: Env, wrt: tuple[str, ...]) -> Fn:
+        """The case's function of the ``wrt`` arrays, in that order: what autograd transforms."""
+        def fn(*xs: Any) -> Any:
+            return self.forward(prog, {**env, **dict(zip(wrt, xs, strict=True))})[0]
+        return fn
+
+    @staticmethod
+    def primals(env: Env, wrt: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+        """The arrays at which to differentiate, in ``wrt`` order."""
+        return tuple(env[n] for n in wrt)
+
+    # ------------------------------------------------------------ checks
+
+    def value(self, prog: Program, env: Env) -> dict[str, np.ndarray]:
+        """Forward value and named intermediates: plain autograd.numpy on NumPy arrays."""
+        out, named = self.forward(prog, env)
+        return {n: as_array(v) for n, v in {"out": out, **named}.items()}
+
+    def vjp(self, prog: Program, env: Env, wrt: tuple[str, ...],
+            cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """``vjp, y = make_vjp(f, argnum=(0, ..))(*x); vjp(v)``: one gradient per input."""
+        argnum = tuple(range(len(wrt)))
+        pullback, _ = autograd.make_vjp(self.closure(prog, env, wrt), argnum)(
+            *self.primals(env, wrt))
+        return {n: as_array(g) for n, g in zip(wrt, pullback(cotangent), strict=True)}
+
+    def jvp(self, prog: Program, env: Env, wrt: tuple[str, ...],
+            tangents: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``make_jvp(f, argnum=(0, ..))(*x)(u)``: autograd's forward mode."""
+        argnum = tuple(range(len(wrt)))
+        push = autograd.make_jvp(self.closure(prog, env, wrt), argnum)(*self.primals(env, wrt))
+        return as_array(push(tuple(tangents[n] for n in wrt))[1])
+
+    def jacobian(self, prog: Program, env: Env, wrt: tuple[str, ...],
+                 mode: str) -> dict[str, np.ndarray]:
+        """``autograd.jacobian`` (rev), one ``make_jvp`` per input entry (fwd), or one call of
+        a ``make_vjp`` pullback per output entry (loop)."""
+        fn, x = self.closure(prog, env, wrt), self.primals(env, wrt)
+        if mode == "loop":
+            return dict(zip(wrt, _jacobian_loop(fn, x), strict=True))
+        build = _jacobian_rev if mode == "rev" else _jacobian_fwd
+        return {n: build(fn, x, i) for i, n in enumerate(wrt)}
+
+    def hessian(self, prog: Program, env: Env, wrt: tuple[str, ...],
+                cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """``autograd.hessian`` of ``<v, f>`` per input; ``jacobian(grad(.., a), b)`` across."""
+        fn, x = self.closure(prog, env, wrt), self.primals(env, wrt)
+
+        def inner(*xs: Any) -> Any:
+            return anp.sum(cotangent * fn(*xs))
+
+        def block(i: int, j: int) -> np.ndarray:
+            if i == j:
+                return as_array(autograd.hessian(inner, i)(*x))
+            return as_array(autograd.jacobian(autograd.grad(inner, i), j)(*x))
+        return {f"{a},{b}": block(i, j) for i, a in enumerate(wrt) for j, b in enumerate(wrt)}
+
+    def derivative(self, prog: Program, env: Env, wrt: str,
+                   cotangents: list[np.ndarray]) -> np.ndarray:
+        """Nested ``grad(lambda x: sum(v_k * g_(k-1)(x)))``, ``g_0 = f``, as note 000 nests.
+
+        When a derivative no longer depends on x, autograd's next ``grad`` returns zeros
+        (with its "Output seems independent of input." warning): calculus, not a special case.
+        """
+        g: Fn = self.closure(prog, env, (wrt,))
+        for v in cotangents:
+            g = autograd.grad(_contract(g, v))
+        return as_array(g(env[wrt]))
+
+    # ------------------------------------------------------------ framework messages
+
+    def error_kind(self, exc: BaseException) -> str:
+        """Neutral kind from autograd's exception type and message."""
+        names = {c.__name__ for c in type(exc).__mro__}
+        text = str(exc)
+        return next((kind for typ, pattern, kind in ERRORS
+                     if typ in names and re.search(pattern, text)), "other")
+
+    def warning_kind(self, category: str, message: str) -> str:
+        """Neutral kind from autograd's warning text."""
+        return next((kind for frag, kind in WARNINGS if frag in message.lower()), "other")
+
+    # ------------------------------------------------------------ probes
+
+    def probe(self, spec: ProbeSpec, prog: Program, env: Env, wrt: tuple[str, ...],
+              vectors: ProbeInputs) -> ProbeResult:
+        """Dispatch to :mod:`gradconf_autograd.probes`."""
+        from gradconf_autograd import probes
+        return probes.run(self, spec, prog, env, wrt, vectors)
+
+
+def _contract(g: Fn, v: np.ndarray) -> Fn:
+    """``x -> sum(v * g(x))``: the scalar whose ``grad`` is the vjp of ``g`` with ``v``."""
+    return lambda x: anp.sum(v * g(x))
+
+
+def _jacobian_rev(fn: Fn, x: tuple[np.ndarray, ...], i: int) -> np.ndarray:
+    """``autograd.jacobian(f, argnum=i)``: shape ``out + in``."""
+    return as_array(autograd.jacobian(fn, i)(*x))
+
+
+def _jacobian_fwd(fn: Fn, x: tuple[np.ndarray, ...], i: int) -> np.ndarray:
+    """One ``make_jvp(f, argnum=i)`` push per entry of input i: the Jacobian's columns."""
+    push = autograd.make_jvp(fn, i)(*x)
+    cols = [as_array(push(e)[1]) for e in _basis(np.asarray(x[i]))]
+    out_shape = cols[0].shape
+    return np.stack(cols, axis=-1).reshape(out_shape + np.shape(x[i]))
+
+
+def _jacobian_loop(fn: Fn, x: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """One ``make_vjp`` trace, its pullback called once per output entry: the rows."""
+    pullback, y = autograd.make_vjp(fn, tuple(range(len(x))))(*x)
+    y = np.asarray(y)
+    rows = [[as_array(g) for g in pullback(e)] for e in _basis(y)]
+    return [np.stack([r[k] for r in rows]).reshape(y.shape + np.shape(xk))
+            for k, xk in enumerate(x)]
+
+
+def _basis(like: np.ndarray) -> list[np.ndarray]:
+    """The one-hot arrays of ``like``'s shape and dtype, in C order."""
+    out = []
+    for k in range(like.size):
+        e = np.zeros(like.shape, like.dtype)
+        e.flat[k] = 1
+        out.append(e)
+    return out

@@ -1,0 +1,323 @@
+"""TensorFlow adapter: every check and probe in TensorFlow's own (eager) idiom.
+
+Reverse mode is ``tf.GradientTape.gradient(y, x, output_gradients=v)``, forward mode
+``tf.autodiff.ForwardAccumulator``, Jacobians ``tape.jacobian`` / one forward accumulator
+per one-hot tangent / one ``tape.gradient`` per output entry on a persistent tape,
+Hessians ``tape.jacobian`` of an inner tape's gradient, order-n derivatives nested tapes.
+Checks ask for zeros where a source is unconnected (``UnconnectedGradients.ZERO``) so they
+measure the math; TensorFlow's None is the probes' business (``tf_probes.py``).
+
+TensorFlow does not promote mixed float32/float64 operands; the adapter does not cast, so
+such a case raises and is recorded as ``dtype_mismatch``. Warnings TensorFlow logs through
+its Python logger (not ``warnings``) are re-issued as :class:`TensorflowLogWarning` when
+they concern the case (see ``LOGGED``). Imports tensorflow and nothing of any other
+framework.
+"""
+
+from __future__ import annotations
+
+import os
+
+# C++ logging is configured when the library loads: quiet it (INFO and WARNING) first
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import logging  # noqa: E402
+import operator  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable, Mapping, Sequence  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from gradconf.adapter import Adapter, ProbeInputs, ProbeResult  # noqa: E402
+from gradconf.expr import Node, Program, evaluate  # noqa: E402
+from gradconf.schema import ProbeSpec  # noqa: E402
+
+Env = Mapping[str, np.ndarray]
+ZERO = tf.UnconnectedGradients.ZERO
+
+
+def _matmul(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """``np.matmul``: a 1-D operand is a vector (tf.linalg.matmul needs rank >= 2)."""
+    if a.shape.rank == 1 and b.shape.rank == 1:
+        return tf.tensordot(a, b, 1)
+    if a.shape.rank == 1:
+        return tf.linalg.matvec(b, a, transpose_a=True)
+    if b.shape.rank == 1:
+        return tf.linalg.matvec(a, b)
+    return tf.linalg.matmul(a, b)
+
+
+def _norm(x: tf.Tensor, ord: float = 2, axis: int | None = None,
+          keepdims: bool = False) -> tf.Tensor:
+    """Vector norm of all entries (axis None) or along one axis; tf.norm has no -inf."""
+    if ord == -np.inf:
+        return tf.reduce_min(tf.abs(x), axis=axis, keepdims=keepdims)
+    return tf.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+
+
+def _reduce(fn: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
+    return lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims)
+
+
+# op name -> TensorFlow lowering, one line each (names and semantics: gradconf/ops.py)
+LOWERING: dict[str, Callable[..., Any]] = {
+    "neg": tf.negative, "pos": lambda x: tf.identity(x) if tf.is_tensor(x) else x,
+    "exp": tf.exp, "log": tf.math.log, "sin": tf.sin, "cos": tf.cos, "tanh": tf.tanh,
+    "sqrt": tf.sqrt, "abs": tf.abs,
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
+    "div": operator.truediv, "pow": operator.pow,
+    "matmul": _matmul, "mm": tf.linalg.matmul, "dot": lambda a, b: tf.tensordot(a, b, 1),
+    "sum": _reduce(tf.reduce_sum), "mean": _reduce(tf.reduce_mean), "norm": _norm,
+    "concat": lambda *xs, axis=0: tf.concat(list(xs), axis=axis),
+    "transpose": lambda x, axes=None: tf.transpose(x, perm=axes),
+    "reshape": lambda x, shape: tf.reshape(x, shape),
+    "getitem": lambda x, index: x[index],
+    "ones_like": tf.ones_like, "zeros_like": tf.zeros_like,
+}
+
+# message fragment -> neutral error kind (gradconf.kinds.ERROR_KINDS)
+ERRORS = (
+    ("non-persistent GradientTape can only be used to compute one set", "graph_freed"),
+    ("was expected to be a", "dtype_mismatch"),  # "... a double tensor but is a float tensor"
+    ("requested dtype", "dtype_mismatch"),
+    ("Incompatible shapes", "shape_mismatch"),
+    ("size-incompatible", "shape_mismatch"),
+    ("are incompatible", "shape_mismatch"),
+    ("not invertible", "singular_input"),
+    ("Could not find device for node", "unsupported_op"),
+    ("No gradient defined for operation", "unsupported_op"),
+    ("dtype", "dtype_mismatch"),
+)
+# message fragment -> neutral warning kind (gradconf.kinds.WARNING_KINDS); TF's warning that
+# tape.watch got an integer tensor has no neutral kind of its own and stays "other"
+WARNINGS = (
+    ("is deprecated", "deprecated_api"),
+    ("deprecated", "deprecated_api"),
+    ("reference cycle", "reference_cycle"),
+)
+# TF log messages (WARNING and up) that concern what a case does, re-issued as warnings;
+# the rest (e.g. tape.jacobian's tf.function retracing notices) is left to TF's logger
+LOGGED = (
+    "The dtype of the watched tensor must be floating",
+    "deprecated",
+    "reference cycle",
+)
+
+
+class TensorflowLogWarning(UserWarning):
+    """A warning TensorFlow logged with its Python logger, re-issued through ``warnings``."""
+
+
+class _LogBridge(logging.Handler):
+    """Re-issue TF's logged warnings named in ``LOGGED`` as :class:`TensorflowLogWarning`."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING and any(f in message for f in LOGGED):
+            warnings.warn(message, TensorflowLogWarning, stacklevel=2)
+
+
+def _install_log_bridge() -> None:
+    logger = tf.get_logger()
+    if not any(isinstance(h, _LogBridge) for h in logger.handlers):
+        logger.addHandler(_LogBridge())
+
+
+def _np(t: Any) -> np.ndarray:
+    """A tensor (or IndexedSlices, or Python number) as a fresh NumPy array."""
+    if isinstance(t, tf.IndexedSlices):
+        t = tf.convert_to_tensor(t)
+    return np.array(t.numpy() if tf.is_tensor(t) else t)
+
+
+def _rows(rows: Sequence[np.ndarray], out_shape: tuple[int, ...],
+          in_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Gradients of the output entries, one row each, as one ``out + in`` Jacobian."""
+    if not rows:
+        return np.zeros(out_shape + in_shape, dtype=dtype)
+    return np.stack(rows).reshape(out_shape + in_shape)
+
+
+class TensorflowAdapter(Adapter):
+    """TensorFlow, eager ``GradientTape`` and ``ForwardAccumulator``."""
+
+    name = "tensorflow"
+    lowering = LOWERING
+
+    def __init__(self) -> None:
+        _configure_runtime()
+        _install_log_bridge()
+        with warnings.catch_warnings():
+            # First use of tapes, forward accumulators and tape.jacobian's pfor builds kernels
+            # and tf.functions (a fraction of a second): done here, outside every check
+            warnings.simplefilter("ignore")
+            x = tf.constant([0.5, 1.0])
+            for dtype in (tf.float32, tf.float64):
+                xd = tf.cast(x, dtype)
+                with tf.GradientTape(persistent=True) as tape:
+                    tape.watch(xd)
+                    with tf.GradientTape() as inner:
+                        inner.watch(xd)
+                        y = tf.reduce_sum(tf.sin(xd) ** 2)
+                    g = inner.gradient(y, xd, output_gradients=tf.ones_like(y))
+                tape.jacobian(g, xd)
+                with tf.autodiff.ForwardAccumulator(xd, tf.ones_like(xd)) as acc:
+                    acc.jvp(tf.sin(xd))
+
+    def version(self) -> str:
+        """``tf.__version__``."""
+        return str(tf.__version__)
+
+    # ------------------------------------------------------------ building blocks
+
+    def tensors(self, env: Env) -> dict[str, tf.Tensor]:
+        """A constant tensor for every source, in its array's dtype (nothing is watched)."""
+        return {n: tf.constant(a) for n, a in env.items()}
+
+    def forward(self, prog: Program, t: Mapping[str, Any],
+                hook: Callable[[int, Node, Any], Any] | None = None
+                ) -> tuple[Any, dict[str, Any]]:
+        """Evaluate the program with TF ops (recorded by whatever tapes are active)."""
+        return evaluate(prog, t, LOWERING, hook)
+
+    def taped(self, prog: Program, env: Env, wrt: tuple[str, ...],
+              persistent: bool = False) -> tuple[tf.GradientTape, dict[str, tf.Tensor], Any]:
+        """Run the program on a tape watching ``wrt``: the tape, the sources, the output."""
+        t = self.tensors(env)
+        with tf.GradientTape(persistent=persistent) as tape:
+            tape.watch([t[n] for n in wrt])
+            y = self.forward(prog, t)[0]
+        return tape, t, y
+
+    # ------------------------------------------------------------ checks
+
+    def value(self, prog: Program, env: Env) -> dict[str, np.ndarray]:
+        """Forward value and named intermediates, no tape."""
+        out, named = self.forward(prog, self.tensors(env))
+        return {n: _np(v) for n, v in {"out": out, **named}.items()}
+
+    def vjp(self, prog: Program, env: Env, wrt: tuple[str, ...],
+            cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """``tape.gradient(y, xs, output_gradients=v, unconnected_gradients=ZERO)``."""
+        tape, t, y = self.taped(prog, env, wrt)
+        grads = tape.gradient(y, [t[n] for n in wrt], output_gradients=tf.constant(cotangent),
+                              unconnected_gradients=ZERO)
+        return {n: _np(g) for n, g in zip(wrt, grads, strict=True)}
+
+    def jvp(self, prog: Program, env: Env, wrt: tuple[str, ...],
+            tangents: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``tf.autodiff.ForwardAccumulator(xs, us)``, then ``acc.jvp(y)``."""
+        t = self.tensors(env)
+        with tf.autodiff.ForwardAccumulator([t[n] for n in wrt],
+                                            [tf.constant(tangents[n]) for n in wrt]) as acc:
+            y = self.forward(prog, t)[0]
+        return _np(acc.jvp(y, unconnected_gradients=ZERO))
+
+    def jacobian(self, prog: Program, env: Env, wrt: tuple[str, ...],
+                 mode: str) -> dict[str, np.ndarray]:
+        """``tape.jacobian`` (rev), forward accumulators (fwd), or a gradient loop (loop)."""
+        if mode == "fwd":
+            return {n: self._jacobian_fwd(prog, env, n) for n in wrt}
+        if mode == "loop":
+            return self._jacobian_loop(prog, env, wrt)
+        tape, t, y = self.taped(prog, env, wrt)
+        jac = tape.jacobian(y, [t[n] for n in wrt], unconnected_gradients=ZERO)
+        return {n: _np(j) for n, j in zip(wrt, jac, strict=True)}
+
+    def _jacobian_fwd(self, prog: Program, env: Env, name: str) -> np.ndarray:
+        """One ``ForwardAccumulator`` per one-hot tangent of input ``name``: J's columns."""
+        t = self.tensors(env)
+        x = t[name]
+        n = x.shape.num_elements()
+        cols = []
+        for k in range(n):
+            onehot = tf.reshape(tf.one_hot(k, n, dtype=x.dtype), x.shape)
+            with tf.autodiff.ForwardAccumulator(x, onehot) as acc:
+                y = self.forward(prog, t)[0]
+            cols.append(_np(acc.jvp(y, unconnected_gradients=ZERO)))
+        if not cols:  # an empty input: no column to compute
+            y = _np(self.forward(prog, t)[0])
+            return np.zeros(y.shape + tuple(x.shape), dtype=y.dtype)
+        return np.stack(cols, axis=-1).reshape(cols[0].shape + tuple(x.shape))
+
+    def _jacobian_loop(self, prog: Program, env: Env,
+                       wrt: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """One ``tape.gradient(y[i], xs)`` per output entry on a persistent tape."""
+        t = self.tensors(env)
+        xs = [t[n] for n in wrt]
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(xs)
+            y = self.forward(prog, t)[0]
+            entries = tf.unstack(tf.reshape(y, [-1]))  # the entries, recorded on the tape
+        rows = [tape.gradient(e, xs, unconnected_gradients=ZERO) for e in entries]
+        del tape  # a persistent tape holds its resources until it is collected
+        return {n: _rows([_np(r[k]) for r in rows], tuple(y.shape), tuple(xs[k].shape),
+                         env[n].dtype) for k, n in enumerate(wrt)}
+
+    def hessian(self, prog: Program, env: Env, wrt: tuple[str, ...],
+                cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """``outer.jacobian`` of an inner tape's ``gradient(y, xs, output_gradients=v)``."""
+        t = self.tensors(env)
+        xs = [t[n] for n in wrt]
+        with tf.GradientTape(persistent=True) as outer:
+            outer.watch(xs)
+            with tf.GradientTape() as inner:
+                inner.watch(xs)
+                y = self.forward(prog, t)[0]
+            grads = inner.gradient(y, xs, output_gradients=tf.constant(cotangent),
+                                   unconnected_gradients=ZERO)
+        blocks = {a: outer.jacobian(grads[i], xs, unconnected_gradients=ZERO)
+                  for i, a in enumerate(wrt)}
+        del outer
+        return {f"{a},{b}": _np(blocks[a][j]) for a in wrt for j, b in enumerate(wrt)}
+
+    def derivative(self, prog: Program, env: Env, wrt: str,
+                   cotangents: list[np.ndarray]) -> np.ndarray:
+        """Nested tapes: level k is ``tape.gradient(level k-1, x, output_gradients=v_k)``.
+
+        Each level's gradient is taken inside the tapes of the levels above it, so they
+        record it; a level that no longer depends on x gives zeros (``ZERO``).
+        """
+        t = self.tensors(env)
+        return _np(self._nested(prog, t, t[wrt], [tf.constant(v) for v in cotangents]))
+
+    def _nested(self, prog: Program, t: Mapping[str, tf.Tensor], x: tf.Tensor,
+                vs: list[tf.Tensor]) -> Any:
+        if not vs:
+            return self.forward(prog, t)[0]
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            inner = self._nested(prog, t, x, vs[:-1])
+        return tape.gradient(inner, x, output_gradients=vs[-1], unconnected_gradients=ZERO)
+
+    # ------------------------------------------------------------ framework messages
+
+    def error_kind(self, exc: BaseException) -> str:
+        """Neutral kind from TF's message."""
+        text = str(exc)
+        return next((kind for frag, kind in ERRORS if frag in text), "other")
+
+    def warning_kind(self, category: str, message: str) -> str:
+        """Neutral kind from a warning's text (TF's logged ones included)."""
+        return next((kind for frag, kind in WARNINGS if frag in message), "other")
+
+    # ------------------------------------------------------------ probes (see tf_probes)
+
+    def probe(self, spec: ProbeSpec, prog: Program, env: Env, wrt: tuple[str, ...],
+              vectors: ProbeInputs) -> ProbeResult:
+        """Dispatch to :mod:`gradconf_adapters.tf_probes`."""
+        from gradconf_adapters import tf_probes
+        return tf_probes.run(self, spec, prog, env, wrt, vectors)
+
+
+def _configure_runtime() -> None:
+    """CPU only; one thread per pytest-xdist worker. Possible only before TF's first op."""
+    try:
+        tf.config.set_visible_devices([], "GPU")
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # the runtime is already initialised (a second adapter in this process)
