@@ -254,6 +254,36 @@ def test_divergence_list_shows_reason_and_link(doc: dict[str, Any], page: str) -
     assert f'{DIVERGENCE_REASON} <a href="{DIVERGENCE_LINK}">{DIVERGENCE_LINK}</a>' in inner
 
 
+def test_frameworks_side_by_side(doc: dict[str, Any], page: str) -> None:
+    """One row per (check, dtype) of a case, a verdict per framework, oracle and golden."""
+    start = page.index('<h2 id="side-by-side">')
+    table = page[page.index("<table", start):page.index("</table>", start) + len("</table>")]
+    rows = Rows(table).rows
+    assert rows[0] == ["check", "jax", "torch", "oracle", "golden (notes)"]
+    want: dict[str, dict[str, str]] = {}
+    for r in doc["records"]:
+        if r["case"] == "square":
+            want.setdefault(f"{r['check']} {r['dtype']}", {"jax": "—", "torch": "—"})[
+                r["framework"]] = r["verdict"]
+    assert {row[0]: {"jax": row[1], "torch": row[2]} for row in rows[1:]} == want
+    mismatched = next(row for row in rows if row[2] == "mismatch")
+    assert mismatched[3].startswith("X = ") and mismatched[4].startswith("X = ")
+    links = [a["href"] for t, a in Tags(table).tags if t == "a"]
+    square = [r for r in doc["records"] if r["case"] == "square"]
+    anchors = ["#" + anchor_of(doc, case="square", check=r["check"], framework=r["framework"])
+               for r in square]
+    assert sorted(links) == sorted(anchors)
+
+
+def test_probe_matrix_shows_normalised_outcomes(doc: dict[str, Any], page: str) -> None:
+    table = section(page, "probes")
+    rows = Rows(table).rows
+    assert rows[0] == ["case", "probe", "jax", "torch"]
+    (row,) = rows[1:]
+    assert row[:3] == ["graph", "probe-second-pass", "—"]
+    assert row[3].startswith("pass value")
+
+
 def test_invalid_cases_are_listed(page: str) -> None:
     assert '<h2 id="invalid">Cases that did not load (1)</h2>' in page
     assert "cases/broken.yaml:7: case &#39;broken&#39;: unknown check &#39;vjpp&#39;" in page

@@ -1,0 +1,71 @@
+"""The merged run of every framework, as ``nox -s tests`` leaves it (checked by ``nox -s merged``).
+
+Each framework's test session also runs every shipped case in its own venv, streaming to
+``GRADCONF_E2E_DIR/<framework>.jsonl``. Here, in a venv with no framework at all, the
+streams merge into one document that must name every framework, cover every item on
+every framework, and hold no difference that is neither a pass nor declared and linked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gradconf.kinds import FAILING
+from gradconf.report.html import render
+from gradconf.results import merge, validate
+
+E2E = os.environ.get("GRADCONF_E2E_DIR")
+FRAMEWORKS = ("autograd", "jax", "tensorflow", "torch")
+pytestmark = [pytest.mark.merged,
+              pytest.mark.skipif(not E2E, reason="needs the streams of nox -s tests")]
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    streams = sorted(Path(E2E or ".").glob("*.jsonl"))
+    return merge(streams)
+
+
+def test_every_framework_ran_and_the_document_is_valid(doc):
+    validate(doc)
+    assert tuple(sorted(doc["environment"]["frameworks"])) == FRAMEWORKS
+    assert all(doc["environment"]["frameworks"].values())
+
+
+def test_every_item_ran_on_every_framework(doc):
+    items: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+    for r in doc["records"]:
+        items[r["framework"]].add((r["case"], r["check"], r["dtype"]))
+    reference = items["torch"]
+    assert len(reference) > 400
+    for fw in FRAMEWORKS:
+        assert items[fw] == reference, (fw, sorted(items[fw] ^ reference)[:10])
+
+
+def test_every_difference_is_a_pass_or_declared(doc):
+    failing = [f"{r['framework']} {r['case']} {r['check']} {r['dtype']}: {r['verdict']} "
+               f"{r['message'][:160]}" for r in doc["records"] if r["verdict"] in FAILING]
+    assert failing == []
+    for r in doc["records"]:
+        if r["verdict"] == "expected_divergence":
+            assert r["divergence"]["reason"] and r["divergence"]["link"].startswith("http")
+        if r["verdict"] == "unsupported":
+            assert r["message"], r
+
+
+def test_goldens_hold_wherever_a_check_passes(doc):
+    with_golden = [r for r in doc["records"] if r["verdict"] == "pass" and r["golden"]]
+    assert {r["framework"] for r in with_golden} == set(FRAMEWORKS)
+    assert all(r.get("golden_ok") for r in with_golden)
+
+
+def test_the_page_puts_the_frameworks_side_by_side(doc):
+    page = render(doc)
+    assert '<h2 id="side-by-side">' in page and '<h2 id="probes">' in page
+    for fw in FRAMEWORKS:
+        assert f"<th>{fw}</th>" in page
