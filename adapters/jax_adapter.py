@@ -107,9 +107,9 @@ def _one_hot(i: int, like: jax.Array) -> jax.Array:
 
 def _warm_up() -> None:
     """First use of each transform traces and compiles; done once so no check pays it."""
+    f = jnp.sin
     for dtype in (jnp.float32, jnp.float64):
         x = jnp.ones(2, dtype)
-        f = jnp.sin
         jax.vjp(f, x)[1](x)
         jax.jvp(f, (x,), (x,))
         jax.jacrev(f)(x)

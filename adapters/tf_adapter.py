@@ -18,21 +18,22 @@ from __future__ import annotations
 
 import os
 
-# C++ logging is configured when the library loads: quiet it (INFO and WARNING) first
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# C++ logging reads this when the library loads: quiet it first (errors surface as
+# Python exceptions anyway; TF 2.19+ prints its oneDNN notice at import regardless)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import logging  # noqa: E402
-import operator  # noqa: E402
-import warnings  # noqa: E402
-from collections.abc import Callable, Mapping, Sequence  # noqa: E402
-from typing import Any  # noqa: E402
+import logging
+import operator
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from gradconf.adapter import Adapter, ProbeInputs, ProbeResult  # noqa: E402
-from gradconf.expr import Node, Program, evaluate  # noqa: E402
-from gradconf.schema import ProbeSpec  # noqa: E402
+from gradconf.adapter import Adapter, ProbeInputs, ProbeResult
+from gradconf.expr import Node, Program, evaluate
+from gradconf.schema import ProbeSpec
 
 Env = Mapping[str, np.ndarray]
 ZERO = tf.UnconnectedGradients.ZERO
@@ -90,10 +91,9 @@ ERRORS = (
     ("No gradient defined for operation", "unsupported_op"),
     ("dtype", "dtype_mismatch"),
 )
-# message fragment -> neutral warning kind (gradconf.kinds.WARNING_KINDS); TF's warning that
-# tape.watch got an integer tensor has no neutral kind of its own and stays "other"
+# message fragment -> neutral warning kind (gradconf.kinds.WARNING_KINDS)
 WARNINGS = (
-    ("is deprecated", "deprecated_api"),
+    ("The dtype of the watched tensor must be floating", "integer_input"),
     ("deprecated", "deprecated_api"),
     ("reference cycle", "reference_cycle"),
 )

@@ -317,7 +317,7 @@ def result_shapes(check: Check, shapes: Mapping[str, Shape], out_shape: Shape,
     return {f"{a},{b}": shapes[a] + shapes[b] for a in check.wrt for b in check.wrt}
 
 
-PROBE_GOLDEN_KEYS = ("message", "message_key", "values", "steps")
+PROBE_GOLDEN_KEYS = ("message", "message_key", "framework", "values", "steps")
 
 
 def _golden(spec: CaseSpec, checks: tuple[Check, ...], probes: tuple[Probe, ...],
@@ -333,6 +333,9 @@ def _golden(spec: CaseSpec, checks: tuple[Check, ...], probes: tuple[Probe, ...]
             if not isinstance(raw, dict) or set(raw) - set(PROBE_GOLDEN_KEYS):
                 raise CaseError(f"probe golden takes the keys {', '.join(PROBE_GOLDEN_KEYS)}",
                                 path)
+            if "message" in raw and "framework" not in raw:
+                raise CaseError("a golden message is one framework's wording: name it with "
+                                "'framework'", path, "e.g. framework: torch")
             out[key] = raw
             continue
         if key not in by_id:

@@ -25,6 +25,8 @@ WARNING_KINDS: dict[str, str] = {
     "nonleaf_grad_access": "the stored gradient of an intermediate (non-leaf) value was read",
     "deprecated_api": "the framework flagged a call the case makes as deprecated",
     "reference_cycle": "the framework warned that the call creates a reference cycle",
+    "output_independent": "the framework warned that the output does not depend on an input",
+    "integer_input": "the framework warned that an integer input cannot be differentiated",
     "other": "any other warning; the raw category and message say what",
 }
 
@@ -32,8 +34,11 @@ OUTCOMES = ("value", "absent", "error", "not_applicable")
 
 # Verdicts in the order a report lists them; FAILING ones fail the pytest item.
 VERDICTS = ("pass", "expected_divergence", "convention", "mismatch", "nan", "inf", "error",
-            "crash", "timeout", "unsupported", "undefined", "stale", "invalid")
+            "crash", "timeout", "unsupported", "not_applicable", "undefined", "stale", "invalid")
 FAILING = frozenset({"mismatch", "nan", "inf", "error", "crash", "timeout", "stale", "invalid"})
+# "Not run here", not "wrong": the framework cannot express it (unsupported) or has no
+# counterpart by design (not_applicable). Their pytest items are skipped with the reason.
+NOT_RUN = frozenset({"unsupported", "not_applicable"})
 
 PROBE_KINDS: dict[str, str] = {
     "nonscalar_no_cotangent": "reverse pass of a non-scalar output with no cotangent given",

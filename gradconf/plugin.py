@@ -23,7 +23,7 @@ import pytest
 
 from gradconf.adapter import Adapter, installed, load_adapter
 from gradconf.case import Case, Check, Probe
-from gradconf.kinds import FAILING
+from gradconf.kinds import FAILING, NOT_RUN
 from gradconf.loader import LoadError, load_file
 from gradconf.report.text import failure_text
 from gradconf.results import JsonlWriter, environment
@@ -136,8 +136,8 @@ class _RecordItem(pytest.Item):
         self.user_properties.append((RECORD, json.dumps(rec, allow_nan=False)))
         if rec["verdict"] in FAILING:
             raise CheckFailed(failure_text(rec))
-        if rec["verdict"] == "unsupported":
-            pytest.skip(rec["message"])
+        if rec["verdict"] in NOT_RUN:
+            pytest.skip(f"{rec['verdict']}: {rec['message']}")
 
     def teardown(self) -> None:
         """Keep the bulky record out of later reports (JUnit XML gets only the verdict)."""

@@ -36,7 +36,7 @@ def judge_probe(rec: dict[str, Any], case: Case, probe: Probe, dtype: str, resul
         rec["error_kind"] = result.error.kind
         rec["error"] = {"type": result.error.type, "message": result.error.message}
     if result.outcome == "not_applicable" and exp.outcome != "not_applicable":
-        rec.update(verdict="unsupported", message="no counterpart in this framework: "
+        rec.update(verdict="not_applicable", message="no counterpart in this framework: "
                    + result.idiom)
         return
     tol = tolerance_for(dtype, case.tolerance)
@@ -45,7 +45,8 @@ def judge_probe(rec: dict[str, Any], case: Case, probe: Probe, dtype: str, resul
     seen = {w.kind for w in warnings}
     problems += [f"no '{w}' warning was emitted" for w in exp.warning_kinds if w not in seen]
     problems += _oracle_problems(case, dtype, result, vectors, exp.accumulates, tol, rec)
-    problems += _golden_problems(case.golden.get(probe.id), result, tol["rtol"])
+    problems += _golden_problems(case.golden.get(probe.id), result, tol["rtol"],
+                                 rec["framework"])
     rec.update(verdict="mismatch" if problems else "pass", message="; ".join(problems))
 
 
@@ -109,11 +110,11 @@ def _expected_steps(oracle: Any, vectors: ProbeInputs, accumulates: bool,
 
 
 def _golden_problems(golden: Mapping[str, Any] | None, result: ProbeResult,
-                     rtol: float) -> list[str]:
+                     rtol: float, framework: str) -> list[str]:
     if not golden:
         return []
     problems = []
-    if "message" in golden:
+    if "message" in golden and golden["framework"] == framework:
         key = golden.get("message_key", golden["message"])
         got = result.error.message if result.error else ""
         if " ".join(key.split()) not in " ".join(got.split()):

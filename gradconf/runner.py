@@ -231,7 +231,7 @@ def _set_result(rec: dict[str, Any], cmp: Comparison, prefix: str) -> None:
 def _diverge(rec: dict[str, Any], case: Case) -> dict[str, Any]:
     """Apply a declared divergence: failing becomes expected, passing becomes stale."""
     d = case.divergence(rec["framework"], rec["check"], rec["dtype"])
-    if d is None or rec["verdict"] in ("unsupported", "invalid"):
+    if d is None or rec["verdict"] in ("unsupported", "not_applicable", "invalid"):
         return rec
     rec["divergence"] = {"reason": d.reason, "link": d.link}
     if rec["verdict"] in FAILING:

@@ -25,7 +25,7 @@ import pytest
 from gradconf import SCHEMA_VERSION
 from gradconf.arrays import decode, encode
 from gradconf.compare import compare, tolerance_for
-from gradconf.results import JsonlWriter, merge, read_jsonl, validate, write_results
+from gradconf.results import JsonlWriter, merge, read_jsonl, schema, validate, write_results
 from gradconf.runner import invalid_record
 from helpers import CASES
 
@@ -448,3 +448,13 @@ def test_torch_run_on_one_case_file_gives_a_valid_results_json(tmp_path: Path) -
     assert all(r["nodeid"].startswith("column-jacobian.yaml::") for r in records)
     assert f"{len(records)} passed" in run.stdout
     assert (out / "index.html").is_file() and (out / "summary.md").is_file()
+
+
+def test_schema_enums_are_the_engine_vocabulary() -> None:
+    """The JSON Schema's closed lists are exactly gradconf.kinds' (one vocabulary)."""
+    from gradconf.kinds import ERROR_KINDS, OUTCOMES, VERDICTS, WARNING_KINDS
+    rec = schema()["$defs"]["record"]["properties"]
+    assert rec["verdict"]["enum"] == list(VERDICTS)
+    assert rec["error_kind"]["enum"] == [*ERROR_KINDS, None]
+    assert rec["warnings"]["items"]["properties"]["kind"]["enum"] == list(WARNING_KINDS)
+    assert rec["outcome"]["properties"]["kind"]["enum"] == list(OUTCOMES)

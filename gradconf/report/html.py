@@ -20,6 +20,7 @@ COLOURS = {
     "pass": "#1a7f37", "expected_divergence": "#8250df", "convention": "#0969da",
     "mismatch": "#cf222e", "nan": "#d4478b", "inf": "#9e1f63", "error": "#bc4c00",
     "crash": "#6e1a0b", "timeout": "#9a6700", "unsupported": "#6e7781",
+    "not_applicable": "#afb8c1",
     "undefined": "#3d444d", "stale": "#d4a72c", "invalid": "#1f2328",
 }
 # Optional record fields and what a record without them means.

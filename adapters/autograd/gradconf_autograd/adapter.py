@@ -19,7 +19,7 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 
-from gradconf.adapter import Adapter, ProbeInputs, ProbeResult
+from gradconf.adapter import Adapter, ProbeInputs, ProbeResult, Unsupported
 from gradconf.expr import Program, evaluate
 from gradconf.schema import ProbeSpec
 
@@ -70,12 +70,28 @@ ERRORS: tuple[tuple[str, str, str], ...] = (
 )
 WARNINGS: tuple[tuple[str, str], ...] = (
     ("deprecated", "deprecated_api"),
+    ("output seems independent of input", "output_independent"),
 )
 
 
 def as_array(a: Any) -> np.ndarray:
     """A result as a NumPy array, keeping autograd's dtype (a 0-d result may be a scalar)."""
     return np.asarray(a)
+
+
+def argnum(n: int) -> int | tuple[int, ...]:
+    """``argnum`` as a user writes it: ``0`` for one input, ``(0, 1, ..)`` for several.
+
+    The form matters for dtypes: with a tuple, autograd adds each gradient in place into
+    zeros of its input's dtype (so float32 inputs get float32); with an int it returns
+    whatever the vjp rules produced (float64 for float32 inputs of ``mean``, say).
+    """
+    return 0 if n == 1 else tuple(range(n))
+
+
+def per_input(grads: Any, n: int) -> tuple[Any, ...]:
+    """A transform's result for ``argnum(n)`` as one entry per input."""
+    return (grads,) if n == 1 else tuple(grads)
 
 
 class AutogradAdapter(Adapter):
@@ -114,18 +130,19 @@ class AutogradAdapter(Adapter):
 
     def vjp(self, prog: Program, env: Env, wrt: tuple[str, ...],
             cotangent: np.ndarray) -> dict[str, np.ndarray]:
-        """``vjp, y = make_vjp(f, argnum=(0, ..))(*x); vjp(v)``: one gradient per input."""
-        argnum = tuple(range(len(wrt)))
-        pullback, _ = autograd.make_vjp(self.closure(prog, env, wrt), argnum)(
+        """``vjp, y = make_vjp(f, argnum)(*x); vjp(v)``: one gradient per input."""
+        pullback, _ = autograd.make_vjp(self.closure(prog, env, wrt), argnum(len(wrt)))(
             *self.primals(env, wrt))
-        return {n: as_array(g) for n, g in zip(wrt, pullback(cotangent), strict=True)}
+        grads = per_input(pullback(cotangent), len(wrt))
+        return {n: as_array(g) for n, g in zip(wrt, grads, strict=True)}
 
     def jvp(self, prog: Program, env: Env, wrt: tuple[str, ...],
             tangents: Mapping[str, np.ndarray]) -> np.ndarray:
-        """``make_jvp(f, argnum=(0, ..))(*x)(u)``: autograd's forward mode."""
-        argnum = tuple(range(len(wrt)))
-        push = autograd.make_jvp(self.closure(prog, env, wrt), argnum)(*self.primals(env, wrt))
-        return as_array(push(tuple(tangents[n] for n in wrt))[1])
+        """``make_jvp(f, argnum)(*x)(u)``: autograd's forward mode."""
+        push = autograd.make_jvp(self.closure(prog, env, wrt), argnum(len(wrt)))(
+            *self.primals(env, wrt))
+        u = tuple(tangents[n] for n in wrt)
+        return as_array(push(u[0] if len(u) == 1 else u)[1])
 
     def jacobian(self, prog: Program, env: Env, wrt: tuple[str, ...],
                  mode: str) -> dict[str, np.ndarray]:
@@ -134,8 +151,9 @@ class AutogradAdapter(Adapter):
         fn, x = self.closure(prog, env, wrt), self.primals(env, wrt)
         if mode == "loop":
             return dict(zip(wrt, _jacobian_loop(fn, x), strict=True))
-        build = _jacobian_rev if mode == "rev" else _jacobian_fwd
-        return {n: build(fn, x, i) for i, n in enumerate(wrt)}
+        if mode not in JACOBIANS:
+            raise Unsupported(f"jacobian by {mode!r}: autograd adapter modes are rev, fwd, loop")
+        return {n: JACOBIANS[mode](fn, x, i) for i, n in enumerate(wrt)}
 
     def hessian(self, prog: Program, env: Env, wrt: tuple[str, ...],
                 cotangent: np.ndarray) -> dict[str, np.ndarray]:
@@ -203,11 +221,16 @@ def _jacobian_fwd(fn: Fn, x: tuple[np.ndarray, ...], i: int) -> np.ndarray:
     return np.stack(cols, axis=-1).reshape(out_shape + np.shape(x[i]))
 
 
+JACOBIANS: dict[str, Callable[[Fn, tuple[np.ndarray, ...], int], np.ndarray]] = {
+    "rev": _jacobian_rev, "fwd": _jacobian_fwd,
+}
+
+
 def _jacobian_loop(fn: Fn, x: tuple[np.ndarray, ...]) -> list[np.ndarray]:
     """One ``make_vjp`` trace, its pullback called once per output entry: the rows."""
-    pullback, y = autograd.make_vjp(fn, tuple(range(len(x))))(*x)
+    pullback, y = autograd.make_vjp(fn, argnum(len(x)))(*x)
     y = np.asarray(y)
-    rows = [[as_array(g) for g in pullback(e)] for e in _basis(y)]
+    rows = [[as_array(g) for g in per_input(pullback(e), len(x))] for e in _basis(y)]
     return [np.stack([r[k] for r in rows]).reshape(y.shape + np.shape(xk))
             for k, xk in enumerate(x)]
 

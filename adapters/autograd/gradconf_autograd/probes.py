@@ -10,7 +10,7 @@ reason as the idiom. Imports autograd only.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import autograd
 import numpy as np
@@ -18,17 +18,15 @@ import numpy as np
 from gradconf.adapter import ErrorInfo, ProbeInputs, ProbeResult
 from gradconf.expr import Program
 from gradconf.schema import ProbeSpec
-
-if TYPE_CHECKING:
-    from gradconf_autograd.adapter import AutogradAdapter
+from gradconf_autograd.adapter import AutogradAdapter, argnum, per_input
 
 Env = Mapping[str, np.ndarray]
 Grads = dict[str, np.ndarray | None]
 
-NO_STORED_GRAD = ("no counterpart: autograd stores no gradient on an array; a gradient "
-                  "exists only as the return value of grad / a make_vjp pullback")
-NO_TRACKING = ("no counterpart: autograd has no tracking state; grad(f, argnum) "
-               "differentiates the arguments it names, whatever they are")
+NO_STORED_GRAD = ("autograd stores no gradient on an array; a gradient exists only as the "
+                  "return value of grad / a make_vjp pullback")
+NO_TRACKING = ("autograd has no tracking state; grad(f, argnum) differentiates the "
+               "arguments it names, whatever they are")
 
 
 def _attempt(ad: AutogradAdapter, fn: Callable[[], Any]) -> tuple[Any, ErrorInfo | None]:
@@ -40,22 +38,24 @@ def _attempt(ad: AutogradAdapter, fn: Callable[[], Any]) -> tuple[Any, ErrorInfo
 
 
 def _named(names: tuple[str, ...], grads: Any) -> Grads:
-    return {n: np.asarray(g) for n, g in zip(names, grads, strict=True)}
+    """A transform's result for ``argnum(len(names))``, by input name."""
+    return {n: np.asarray(g) for n, g in
+            zip(names, per_input(grads, len(names)), strict=True)}
 
 
 def _pullback(ad: AutogradAdapter, prog: Program, env: Env,
               names: tuple[str, ...]) -> Callable[[np.ndarray], Any]:
-    """``make_vjp(f, argnum=(0, ..))(*x)[0]``: the pullback of one trace."""
+    """``make_vjp(f, argnum)(*x)[0]``: the pullback of one trace."""
     fn = ad.closure(prog, env, names)
-    return autograd.make_vjp(fn, tuple(range(len(names))))(*ad.primals(env, names))[0]
+    return autograd.make_vjp(fn, argnum(len(names)))(*ad.primals(env, names))[0]
 
 
 def nonscalar_no_cotangent(ad: AutogradAdapter, spec: ProbeSpec, prog: Program, env: Env,
                            wrt: tuple[str, ...], v: ProbeInputs) -> ProbeResult:
-    """``autograd.grad(f, argnum=(0, ..))(*x)``: grad is defined for scalar outputs only."""
-    idiom = f"autograd.grad(f, argnum=({', '.join(wrt)}))(...)"
+    """``autograd.grad(f, argnum)(*x)``: grad is defined for scalar outputs only."""
+    idiom = f"autograd.grad(f, argnum=<{', '.join(wrt)}>)(...)"
     fn = ad.closure(prog, env, wrt)
-    grads, err = _attempt(ad, lambda: autograd.grad(fn, tuple(range(len(wrt))))(
+    grads, err = _attempt(ad, lambda: autograd.grad(fn, argnum(len(wrt)))(
         *ad.primals(env, wrt)))
     if err:
         return ProbeResult("error", error=err, idiom=idiom)
