@@ -20,21 +20,17 @@ nox.options.error_on_missing_interpreters = True
 
 RESULTS = Path("reports")
 E2E = Path(".nox") / "_e2e"   # per-framework streams of the test sessions' full runs
-# framework -> what its virtualenv installs: this project's extra, or a plug-in package
-FRAMEWORKS = {
-    "torch": [".[torch]"],
-    "jax": [".[jax]"],
-    "tensorflow": [".[tensorflow]"],
-    "autograd": [".", "./adapters/autograd"],
-}
+# framework -> this project's extra that pins it, or the plug-in distribution that brings it
+FRAMEWORKS = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow", "autograd": None}
+PLUGINS = {"autograd": "./adapters/autograd"}
 ADAPTER_MARKERS = ("jax", "tensorflow", "autograd")
 
 
-def _install(session: nox.Session, framework: str, *extra: str) -> None:
-    for target in FRAMEWORKS[framework]:
-        session.install("-e", target)
-    if extra:
-        session.install(*extra)
+def _install(session: nox.Session, framework: str, *extras: str) -> None:
+    wanted = [e for e in (FRAMEWORKS[framework], *extras) if e]
+    session.install("-e", f".[{','.join(wanted)}]" if wanted else ".")
+    if framework in PLUGINS:
+        session.install("-e", PLUGINS[framework])
 
 
 def _run_cases(session: nox.Session, framework: str, results: Path, *args: str) -> None:
@@ -71,7 +67,7 @@ def report(session: nox.Session) -> None:
 def tests(session: nox.Session, framework: str) -> None:
     """The suite's own tests: engine and PyTorch in one venv, each other adapter in its own."""
     session.notify("merged")
-    _install(session, framework, ".[test]")
+    _install(session, framework, "test")
     session.env["GRADCONF_REQUIRE_FRAMEWORKS"] = framework
     if framework == "torch":
         others = " and ".join(f"not {m}" for m in (*ADAPTER_MARKERS, "merged"))

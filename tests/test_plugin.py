@@ -51,7 +51,7 @@ def test_full_run_passes_and_reproduces_every_golden(full_run):
     with_golden = [r for r in records if r["golden"] is not None]
     assert len(with_golden) > 60
     assert all(r["golden_ok"] for r in with_golden)
-    assert {r["source"]["note"][:3] for r in records} == {"000", "001", "002", "003", "004"}
+    assert {"000", "001", "002", "003", "004"} <= {r["source"]["note"][:3] for r in records}
 
 
 def test_full_run_records_every_item_once_with_ascii_node_ids(full_run):
