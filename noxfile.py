@@ -10,6 +10,7 @@ pip, which finds the PyTorch wheels kept on disk.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -19,7 +20,10 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.error_on_missing_interpreters = True
 
 RESULTS = Path("reports")
-E2E = Path(".nox") / "_e2e"   # per-framework streams of the test sessions' full runs
+# The test sessions' full runs stream here, one directory per nox invocation (sessions run
+# in the nox process), so `merged` never mixes in another invocation's streams.
+E2E_ROOT = Path(".nox") / "_e2e"
+E2E = E2E_ROOT / str(os.getpid())
 # framework -> this project's extra that pins it, or the plug-in distribution that brings it
 FRAMEWORKS = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow", "autograd": None}
 PLUGINS = {"autograd": "./adapters/autograd"}
@@ -83,6 +87,13 @@ def tests(session: nox.Session, framework: str) -> None:
 @nox.session
 def merged(session: nox.Session) -> None:
     """Check the test sessions' runs merged: every framework, every case, differences declared."""
+    missing = [fw for fw in FRAMEWORKS if not (E2E / f"{fw}.jsonl").exists()]
+    if missing:
+        session.skip(f"needs every framework's test session in this nox run; missing: "
+                     f"{', '.join(missing)} (run nox -s tests)")
+    for old in E2E_ROOT.iterdir():
+        if old != E2E:
+            shutil.rmtree(old, ignore_errors=True)
     session.install("-e", ".[test]")
     session.env["GRADCONF_E2E_DIR"] = str(E2E)
     session.run("pytest", "tests", "-m", "merged", "-p", "no:cacheprovider", *session.posargs)
