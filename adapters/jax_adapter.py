@@ -21,9 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradconf.adapter import Adapter, ProbeInputs, ProbeResult
+from gradconf.adapter import Adapter
 from gradconf.expr import Node, Program, evaluate
-from gradconf.schema import ProbeSpec
 
 Env = Mapping[str, np.ndarray]
 Fn = Callable[..., jax.Array]
@@ -80,6 +79,7 @@ ERRORS = (
 # the pullback's complaint names both types: "got float32[3], but expected float32[2,2]"
 _PULLBACK_TYPES = re.compile(r"got (\w+)\[.*?\], but expected (\w+)\[")
 WARNINGS = (
+    ("^DeprecationWarning:", "deprecated_api"),
     ("deprecated", "deprecated_api"),
     ("reference cycle", "reference_cycle"),
 )
@@ -123,6 +123,9 @@ class JaxAdapter(Adapter):
 
     name = "jax"
     lowering = LOWERING
+    error_patterns = ERRORS
+    warning_patterns = WARNINGS
+    probe_module = "gradconf_adapters.jax_probes"
 
     def __init__(self) -> None:
         jax.config.update("jax_default_device", jax.devices("cpu")[0])
@@ -219,23 +222,10 @@ class JaxAdapter(Adapter):
     # ------------------------------------------------------------ framework messages
 
     def error_kind(self, exc: BaseException) -> str:
-        """Neutral kind from JAX's message."""
+        """Neutral kind from JAX's message; a pullback's type complaint says which of shape
+        and dtype differs only by comparing the two types it names."""
         text = str(exc)
         types = _PULLBACK_TYPES.search(text)
         if types and "argument to VJP function" in text:
             return "dtype_mismatch" if types[1] != types[2] else "shape_mismatch"
-        return next((kind for frag, kind in ERRORS if frag in text), "other")
-
-    def warning_kind(self, category: str, message: str) -> str:
-        """Neutral kind from JAX's warning category and text."""
-        if category == "DeprecationWarning":
-            return "deprecated_api"
-        return next((kind for frag, kind in WARNINGS if frag in message), "other")
-
-    # ------------------------------------------------------------ probes (see jax_probes)
-
-    def probe(self, spec: ProbeSpec, prog: Program, env: Env, wrt: tuple[str, ...],
-              vectors: ProbeInputs) -> ProbeResult:
-        """Dispatch to :mod:`gradconf_adapters.jax_probes`."""
-        from gradconf_adapters import jax_probes
-        return jax_probes.run(self, spec, prog, env, wrt, vectors)
+        return super().error_kind(exc)

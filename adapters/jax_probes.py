@@ -199,9 +199,3 @@ PROBES: dict[str, Callable[..., ProbeResult]] = {
                             combined_before_tracking, nonleaf_grad, unused_input, integer_input,
                             grad_before_pass)
 }
-
-
-def run(ad: JaxAdapter, spec: ProbeSpec, prog: Program, env: Env, wrt: tuple[str, ...],
-        vectors: ProbeInputs) -> ProbeResult:
-    """Run the probe named by ``spec.kind``."""
-    return PROBES[spec.kind](ad, spec, prog, env, wrt, vectors)

@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from gradconf.adapter import Adapter, ProbeInputs, ProbeResult
+from gradconf.adapter import Adapter
 from gradconf.expr import Node, Program, evaluate
-from gradconf.schema import ProbeSpec
 
 Env = Mapping[str, np.ndarray]
 ZERO = tf.UnconnectedGradients.ZERO
@@ -145,6 +144,9 @@ class TensorflowAdapter(Adapter):
 
     name = "tensorflow"
     lowering = LOWERING
+    error_patterns = ERRORS
+    warning_patterns = WARNINGS
+    probe_module = "gradconf_adapters.tf_probes"
 
     def __init__(self) -> None:
         _configure_runtime()
@@ -292,24 +294,6 @@ class TensorflowAdapter(Adapter):
             inner = self._nested(prog, t, x, vs[:-1])
         return tape.gradient(inner, x, output_gradients=vs[-1], unconnected_gradients=ZERO)
 
-    # ------------------------------------------------------------ framework messages
-
-    def error_kind(self, exc: BaseException) -> str:
-        """Neutral kind from TF's message."""
-        text = str(exc)
-        return next((kind for frag, kind in ERRORS if frag in text), "other")
-
-    def warning_kind(self, category: str, message: str) -> str:
-        """Neutral kind from a warning's text (TF's logged ones included)."""
-        return next((kind for frag, kind in WARNINGS if frag in message), "other")
-
-    # ------------------------------------------------------------ probes (see tf_probes)
-
-    def probe(self, spec: ProbeSpec, prog: Program, env: Env, wrt: tuple[str, ...],
-              vectors: ProbeInputs) -> ProbeResult:
-        """Dispatch to :mod:`gradconf_adapters.tf_probes`."""
-        from gradconf_adapters import tf_probes
-        return tf_probes.run(self, spec, prog, env, wrt, vectors)
 
 
 def _configure_runtime() -> None:

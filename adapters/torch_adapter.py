@@ -19,9 +19,8 @@ import numpy as np
 import torch
 import torch.func
 
-from gradconf.adapter import Adapter, ProbeInputs, ProbeResult
+from gradconf.adapter import Adapter
 from gradconf.expr import Node, Program, evaluate
-from gradconf.schema import ProbeSpec
 
 Env = Mapping[str, np.ndarray]
 
@@ -43,7 +42,7 @@ LOWERING: dict[str, Callable[..., Any]] = {
         x, ord=ord, dim=axis, keepdim=keepdims),
     "concat": lambda *xs, axis=0: torch.cat(xs, dim=axis),
     "transpose": lambda x, axes=None: x.T if axes is None else x.permute(*axes),
-    "reshape": lambda x, shape: torch.reshape(x, shape),
+    "reshape": lambda x, shape: torch.reshape(x, (shape,) if isinstance(shape, int) else shape),
     "getitem": lambda x, index: x[index],
     "ones_like": torch.ones_like, "zeros_like": torch.zeros_like,
 }
@@ -81,6 +80,9 @@ class TorchAdapter(Adapter):
 
     name = "torch"
     lowering = LOWERING
+    error_patterns = ERRORS
+    warning_patterns = WARNINGS
+    probe_module = "gradconf_adapters.torch_probes"
 
     def __init__(self) -> None:
         # torch emits some warnings once per process (TORCH_WARN_ONCE); every check must see
@@ -195,21 +197,3 @@ class TorchAdapter(Adapter):
                                     allow_unused=True, materialize_grads=True)[0]
         return _np(g)  # type: ignore[return-value]
 
-    # ------------------------------------------------------------ framework messages
-
-    def error_kind(self, exc: BaseException) -> str:
-        """Neutral kind from torch's message."""
-        text = str(exc)
-        return next((kind for frag, kind in ERRORS if frag in text), "other")
-
-    def warning_kind(self, category: str, message: str) -> str:
-        """Neutral kind from torch's warning text."""
-        return next((kind for frag, kind in WARNINGS if frag in message), "other")
-
-    # ------------------------------------------------------------ probes (see probes_torch)
-
-    def probe(self, spec: ProbeSpec, prog: Program, env: Env, wrt: tuple[str, ...],
-              vectors: ProbeInputs) -> ProbeResult:
-        """Dispatch to :mod:`gradconf_adapters.torch_probes`."""
-        from gradconf_adapters import torch_probes
-        return torch_probes.run(self, spec, prog, env, wrt, vectors)

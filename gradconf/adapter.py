@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -74,6 +75,11 @@ class Adapter:
 
     name: ClassVar[str] = ""
     lowering: ClassVar[Mapping[str, Callable[..., Any]]] = {}
+    # (regex, neutral kind): searched in "ExceptionType: message" / "WarningCategory: message"
+    error_patterns: ClassVar[tuple[tuple[str, str], ...]] = ()
+    warning_patterns: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # a module whose PROBES maps each probe kind to fn(adapter, spec, prog, env, wrt, vectors)
+    probe_module: ClassVar[str] = ""
 
     def version(self) -> str:
         """The framework's version string."""
@@ -110,7 +116,13 @@ class Adapter:
 
     def probe(self, spec: ProbeSpec, prog: Program, env: Mapping[str, np.ndarray],
               wrt: tuple[str, ...], vectors: ProbeInputs) -> ProbeResult:
-        """Run the probe ``spec.kind`` via the method ``probe_<kind>``."""
+        """Run the probe ``spec.kind``: from ``probe_module``'s PROBES, or ``probe_<kind>``."""
+        if self.probe_module:
+            table = importlib.import_module(self.probe_module).PROBES
+            if spec.kind not in table:
+                raise Unsupported(f"probe {spec.kind}")
+            found: ProbeResult = table[spec.kind](self, spec, prog, env, wrt, vectors)
+            return found
         method = getattr(self, f"probe_{spec.kind}", None)
         if method is None:
             raise Unsupported(f"probe {spec.kind}")
@@ -118,12 +130,20 @@ class Adapter:
         return result
 
     def error_kind(self, exc: BaseException) -> str:
-        """Map a framework exception to a neutral error kind (see gradconf.kinds)."""
-        return "other"
+        """The neutral error kind (gradconf.kinds) of the first matching error pattern.
+
+        A pattern sees "Type: message" for the exception's type and each of its bases, so
+        ``^TypeError:`` also matches NumPy's UFuncTypeError.
+        """
+        texts = [f"{cls.__name__}: {exc}" for cls in type(exc).__mro__]
+        return next((kind for pattern, kind in self.error_patterns
+                     if any(re.search(pattern, t) for t in texts)), "other")
 
     def warning_kind(self, category: str, message: str) -> str:
-        """Map a framework warning to a neutral warning kind (see gradconf.kinds)."""
-        return "other"
+        """The neutral warning kind of the first matching warning pattern (any case)."""
+        text = f"{category}: {message}"
+        return next((kind for pattern, kind in self.warning_patterns
+                     if re.search(pattern, text, re.IGNORECASE)), "other")
 
     def error_info(self, exc: BaseException) -> ErrorInfo:
         """The neutral form of ``exc``."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from adapter_contract import CUBE
 from gradconf.case import Case
 from gradconf.loader import LoadError, load_file
 from helpers import case_yaml
@@ -21,6 +22,12 @@ def load_text(tmp_path: Path):
         path.write_text(text, encoding="utf-8")
         return load_file(path, name)
     return load
+
+
+@pytest.fixture
+def cube(one_case) -> Case:
+    """sum(x**3) at (1, 2): the function every adapter's contract tests use."""
+    return one_case(CUBE)
 
 
 @pytest.fixture

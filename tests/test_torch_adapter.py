@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from adapter_contract import assert_checks_on_x_cubed, assert_lowering, lowering_params
 from gradconf.adapter import ProbeInputs
-from gradconf.expr import evaluate, parse
 from gradconf.kinds import ERROR_KINDS, PROBE_KINDS, WARNING_KINDS
-from gradconf.ops import NUMPY_LOWERING, OPS
+from gradconf.ops import OPS
 from gradconf.runner import captured, env_for
 from gradconf.schema import Expect, ProbeSpec
 
@@ -26,62 +26,13 @@ def test_every_op_has_exactly_one_lowering():
     assert set(torch_adapter.LOWERING) == set(OPS)
 
 
-A = np.array([[1.5, -2.0, 0.5], [3.0, 0.25, -1.0]])
-B = np.array([[0.5, 1.0], [-1.5, 2.0], [1.0, 0.75]])
-V = np.array([0.3, -1.2, 2.0])
-POS = np.abs(A) + 0.5
-
-LOWERED = [
-    ("neg(a)", {}), ("-a", {}), ("exp(a)", {}), ("log(p)", {}), ("sin(a)", {}), ("cos(a)", {}),
-    ("tanh(a)", {}), ("sqrt(p)", {}), ("abs(a)", {}), ("a + 2 * a", {}), ("a - p", {}),
-    ("a / p", {}), ("p ** 1.5", {}), ("a ** 3", {}), ("2 ** a", {}), ("a @ b", {}),
-    ("mm(a, b)", {}), ("dot(v, v)", {}), ("v @ v", {}), ("a @ v", {}),
-    ("sum(a)", {}), ("sum(a, axis=0)", {}), ("sum(a, axis=-1, keepdims=True)", {}),
-    ("mean(a)", {}), ("mean(a, axis=1)", {}),
-    ("norm(a)", {}), ("norm(v, ord=1)", {}), ("norm(a, ord=inf, axis=0)", {}),
-    ("norm(a, axis=1, keepdims=True)", {}),
-    ("concat([a, p], axis=0)", {}), ("cat([a, p], axis=1)", {}),
-    ("transpose(a)", {}), ("transpose(a, axes=(1, 0))", {}), ("a.T", {}),
-    ("reshape(a, (3, 2))", {}), ("reshape(a, (-1,))", {}),
-    ("a[:, 0:1]", {}), ("a[1, 1]", {}), ("a[..., 2]", {}), ("a[:, None, 1]", {}),
-    ("ones_like(a) + zeros_like(a)", {}),
-]
+@pytest.mark.parametrize("text", lowering_params())
+def test_lowering_matches_numpy_reference(ad, text):
+    assert_lowering(ad, text)
 
 
-@pytest.mark.parametrize(("text", "_"), LOWERED, ids=[t for t, _ in LOWERED])
-def test_lowering_matches_numpy_reference(ad, text, _):
-    prog = parse(text, ["a", "b", "v", "p"])
-    env = {"a": A, "b": B, "v": V, "p": POS}
-    ref, _named = evaluate(prog, env, NUMPY_LOWERING)
-    got = ad.value(prog, env)["out"]
-    np.testing.assert_allclose(got, ref, rtol=1e-14, atol=1e-14)
-    assert got.shape == np.shape(ref)
-
-
-def test_checks_on_x_cubed(ad, one_case):
-    case = one_case("""
-        id: cube
-        title: x**3
-        source: {note: t, section: t}
-        inputs: {x: [1., 2.]}
-        function: sum(x**3)
-    """)
-    env = env_for(case, "float64")
-    prog, x = case.program, np.array([1.0, 2.0])
-    assert ad.value(prog, env)["out"] == pytest.approx(9.0)
-    np.testing.assert_allclose(ad.vjp(prog, env, ("x",), np.array(2.0))["x"], 2 * 3 * x**2)
-    assert ad.jvp(prog, env, ("x",), {"x": np.array([1.0, -1.0])}) == pytest.approx(3 - 12)
-    for mode in ("rev", "fwd", "loop"):
-        np.testing.assert_allclose(ad.jacobian(prog, env, ("x",), mode)["x"], 3 * x**2)
-    np.testing.assert_allclose(ad.hessian(prog, env, ("x",), np.array(1.0))["x,x"],
-                               np.diag(6 * x))
-    ones = np.ones(2)
-    np.testing.assert_allclose(ad.derivative(prog, env, "x", [np.array(1.0), ones]), 6 * x)
-    np.testing.assert_allclose(ad.derivative(prog, env, "x", [np.array(1.0), ones, ones]),
-                               [6.0, 6.0])
-    # the fourth derivative of x**3 is zero: torch's graph ends, the adapter says zero
-    np.testing.assert_allclose(ad.derivative(prog, env, "x", [np.array(1.0), *[ones] * 3]),
-                               [0.0, 0.0])
+def test_checks_on_x_cubed(ad, cube):
+    assert_checks_on_x_cubed(ad, cube)
 
 
 def test_results_keep_the_run_dtype(ad, one_case):

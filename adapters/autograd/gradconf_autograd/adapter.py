@@ -10,7 +10,6 @@ Imports autograd and nothing of any other framework.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from importlib.metadata import version as dist_version
 from typing import Any
@@ -19,9 +18,8 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 
-from gradconf.adapter import Adapter, ProbeInputs, ProbeResult, Unsupported
+from gradconf.adapter import Adapter, Unsupported
 from gradconf.expr import Program, evaluate
-from gradconf.schema import ProbeSpec
 
 Env = Mapping[str, np.ndarray]
 Fn = Callable[..., Any]
@@ -56,17 +54,18 @@ LOWERING: dict[str, Fn] = {
 }
 
 # (exception type name, message pattern) -> neutral error kind (gradconf.kinds.ERROR_KINDS)
-ERRORS: tuple[tuple[str, str, str], ...] = (
-    ("TypeError", r"Grad only applies to real scalar-output", "non_scalar_output"),
-    ("TypeError", r"value_and_grad only applies to real scalar-output", "non_scalar_output"),
-    ("TypeError", r"Can't differentiate w\.r\.t\. type <class '(numpy\.)?u?int", "integer_input"),
-    ("UFuncTypeError", r"to dtype\('u?int", "integer_input"),
-    ("NotImplementedError", r"[VJ]JP of .* not defined", "unsupported_op"),
-    ("NotImplementedError", r"not implemented", "unsupported_op"),
-    ("LinAlgError", r"[Ss]ingular", "singular_input"),
-    ("ValueError", r"could not be broadcast|not aligned|mismatch in its core dimension"
-                   r"|cannot reshape", "shape_mismatch"),
-    ("UFuncTypeError", r"Cannot cast", "dtype_mismatch"),
+ERRORS: tuple[tuple[str, str], ...] = (
+    (r"^TypeError: Grad only applies to real scalar-output", "non_scalar_output"),
+    (r"^TypeError: value_and_grad only applies to real scalar-output", "non_scalar_output"),
+    (r"^TypeError: Can't differentiate w\.r\.t\. type <class '(numpy\.)?u?int",
+     "integer_input"),
+    (r"^UFuncTypeError: .*to dtype\('u?int", "integer_input"),
+    (r"^NotImplementedError: .*[VJ]JP of .* not defined", "unsupported_op"),
+    (r"^NotImplementedError: .*not implemented", "unsupported_op"),
+    (r"^LinAlgError: .*[Ss]ingular", "singular_input"),
+    (r"^ValueError: .*(could not be broadcast|not aligned|mismatch in its core dimension"
+     r"|cannot reshape)", "shape_mismatch"),
+    (r"^UFuncTypeError: .*Cannot cast", "dtype_mismatch"),
 )
 WARNINGS: tuple[tuple[str, str], ...] = (
     ("deprecated", "deprecated_api"),
@@ -99,6 +98,9 @@ class AutogradAdapter(Adapter):
 
     name = "autograd"
     lowering = LOWERING
+    error_patterns = ERRORS
+    warning_patterns = WARNINGS
+    probe_module = "gradconf_autograd.probes"
 
     def version(self) -> str:
         """The installed autograd distribution's version (autograd has no ``__version__``)."""
@@ -181,26 +183,6 @@ class AutogradAdapter(Adapter):
             g = autograd.grad(_contract(g, v))
         return as_array(g(env[wrt]))
 
-    # ------------------------------------------------------------ framework messages
-
-    def error_kind(self, exc: BaseException) -> str:
-        """Neutral kind from autograd's exception type and message."""
-        names = {c.__name__ for c in type(exc).__mro__}
-        text = str(exc)
-        return next((kind for typ, pattern, kind in ERRORS
-                     if typ in names and re.search(pattern, text)), "other")
-
-    def warning_kind(self, category: str, message: str) -> str:
-        """Neutral kind from autograd's warning text."""
-        return next((kind for frag, kind in WARNINGS if frag in message.lower()), "other")
-
-    # ------------------------------------------------------------ probes
-
-    def probe(self, spec: ProbeSpec, prog: Program, env: Env, wrt: tuple[str, ...],
-              vectors: ProbeInputs) -> ProbeResult:
-        """Dispatch to :mod:`gradconf_autograd.probes`."""
-        from gradconf_autograd import probes
-        return probes.run(self, spec, prog, env, wrt, vectors)
 
 
 def _contract(g: Fn, v: np.ndarray) -> Fn:

@@ -142,9 +142,3 @@ PROBES: dict[str, Callable[..., ProbeResult]] = {
     "integer_input": integer_input,
     "grad_before_pass": _not_applicable(NO_STORED_GRAD + ", so none before the first call"),
 }
-
-
-def run(ad: AutogradAdapter, spec: ProbeSpec, prog: Program, env: Env, wrt: tuple[str, ...],
-        vectors: ProbeInputs) -> ProbeResult:
-    """Run the probe named by ``spec.kind``."""
-    return PROBES[spec.kind](ad, spec, prog, env, wrt, vectors)
