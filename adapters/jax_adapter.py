@@ -58,6 +58,8 @@ LOWERING: dict[str, Callable[..., Any]] = {
     "transpose": lambda x, axes=None: jnp.transpose(x, axes),  # None reverses: 1-D unchanged
     "reshape": lambda x, shape: jnp.reshape(x, shape),
     "getitem": lambda x, index: jnp.asarray(x)[index],
+    "maximum": jnp.maximum, "minimum": jnp.minimum, "relu": jax.nn.relu,
+    "max": _reduce(jnp.max), "min": _reduce(jnp.min),
     "ones_like": jnp.ones_like, "zeros_like": jnp.zeros_like,
 }
 

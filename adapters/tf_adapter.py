@@ -74,6 +74,8 @@ LOWERING: dict[str, Callable[..., Any]] = {
     "transpose": lambda x, axes=None: tf.transpose(x, perm=axes),
     "reshape": lambda x, shape: tf.reshape(x, shape),
     "getitem": lambda x, index: x[index],
+    "maximum": tf.maximum, "minimum": tf.minimum, "relu": tf.nn.relu,
+    "max": _reduce(tf.reduce_max), "min": _reduce(tf.reduce_min),
     "ones_like": tf.ones_like, "zeros_like": tf.zeros_like,
 }
 

@@ -29,6 +29,14 @@ def _reduce(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     return lambda x, axis=None, keepdims=False: fn(x, dim=axis, keepdim=keepdims)
 
 
+def _elementwise(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """torch.maximum and friends take tensors only: a Python number joins the other's dtype."""
+    def lowered(a: Any, b: Any) -> torch.Tensor:
+        like = a if isinstance(a, torch.Tensor) else b
+        return fn(torch.as_tensor(a, dtype=like.dtype), torch.as_tensor(b, dtype=like.dtype))
+    return lowered
+
+
 # op name -> torch lowering, one line each (names and semantics: gradconf/ops.py)
 LOWERING: dict[str, Callable[..., Any]] = {
     "neg": torch.neg, "pos": lambda x: x, "exp": torch.exp, "log": torch.log,
@@ -44,6 +52,9 @@ LOWERING: dict[str, Callable[..., Any]] = {
     "transpose": lambda x, axes=None: x.T if axes is None else x.permute(*axes),
     "reshape": lambda x, shape: torch.reshape(x, (shape,) if isinstance(shape, int) else shape),
     "getitem": lambda x, index: x[index],
+    "maximum": _elementwise(torch.maximum), "minimum": _elementwise(torch.minimum),
+    "relu": torch.relu,
+    "max": _reduce(torch.amax), "min": _reduce(torch.amin),
     "ones_like": torch.ones_like, "zeros_like": torch.zeros_like,
 }
 

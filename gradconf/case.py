@@ -115,8 +115,8 @@ class Case:
     def divergence(self, framework: str, check_id: str, dtype: str) -> Divergence | None:
         """The declared divergence covering this (framework, check, dtype), if any."""
         for d in self.divergences:
-            if (d.framework == framework and fnmatch.fnmatchcase(check_id, d.check)
-                    and (d.dtypes is None or dtype in d.dtypes)):
+            if d.framework == framework and d.covers(check_id) and (
+                    d.dtypes is None or dtype in d.dtypes):
                 return d
         return None
 
@@ -359,6 +359,7 @@ def _golden(spec: CaseSpec, checks: tuple[Check, ...], probes: tuple[Probe, ...]
 
 def _check_divergences(spec: CaseSpec, ids: list[str]) -> None:
     for i, d in enumerate(spec.divergences):
-        if not any(fnmatch.fnmatchcase(cid, d.check) for cid in ids):
-            raise CaseError(f"divergence names check '{d.check}', which matches no check",
-                            ("divergences", i, "check"), f"check ids: {', '.join(ids)}")
+        for pattern in d.check:
+            if not any(fnmatch.fnmatchcase(cid, pattern) for cid in ids):
+                raise CaseError(f"divergence names check '{pattern}', which matches no check",
+                                ("divergences", i, "check"), f"check ids: {', '.join(ids)}")

@@ -233,6 +233,15 @@ register("transpose", 1, _transpose, np.transpose,
 register("reshape", 1, _reshape, lambda x, shape: np.reshape(x, shape), "linear", shape=None)
 register("getitem", 1, _getitem, lambda x, index: np.asarray(x)[index],
          "linear; basic integer and slice indexing", index=())
+register("maximum", 2, _broadcast, np.maximum, "kink where a == b: subgradients between "
+         "the two one-sided slopes", smooth=False)
+register("minimum", 2, _broadcast, np.minimum, "kink where a == b", smooth=False)
+register("relu", 1, _same, lambda x: np.maximum(x, 0.0), "kink at 0: subgradients [0, 1]",
+         smooth=False)
+register("max", 1, _reduce, np.max, "kink where entries tie for the maximum", smooth=False,
+         axis=None, keepdims=False)
+register("min", 1, _reduce, np.min, "kink where entries tie for the minimum", smooth=False,
+         axis=None, keepdims=False)
 register("ones_like", 1, _same, np.ones_like, "constant: derivative zero")
 register("zeros_like", 1, _same, np.zeros_like, "constant: derivative zero")
 

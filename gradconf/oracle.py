@@ -1,53 +1,81 @@
 """The finite-difference oracle: what calculus says, from the NumPy reference alone.
 
-Every derivative the checks need is a *mixed directional derivative*
-``∂ⁿ f / ∂d₁ … ∂dₙ`` at the case's point: a gradient entry has one direction (a unit
-vector), a Hessian entry two, an order-n derivative n. It is estimated by the product of
-central-difference operators (``2ⁿ`` evaluations per step), whose error expands in even
-powers of the step; Richardson extrapolation over a halving sequence of steps removes
-those terms, and the spread of the extrapolation table gives an error estimate per
-entry. Steps start from the input's scale and shrink away from a domain edge (a step
-that turns a finite value non-finite is discarded).
+Every derivative the checks need is a mixed directional derivative of the case's
+function at its point (see :mod:`gradconf.richardson`): a gradient entry has one
+direction, a Hessian entry two, an order-n derivative n. Each estimate carries an error
+estimate per entry.
+
+Where the function uses an op that is not smooth everywhere (``abs``, ``relu``,
+``maximum``, ``norm``, ``sqrt``, a non-integer power, …), first derivatives are also
+taken from each side. Each Jacobian entry is then classified: *smooth* (the sides agree),
+a *kink* (both sides exist and differ: any value between them is a valid subgradient,
+``lo``..``hi``), a *discontinuity* (the function jumps), or *undefined* (the point is
+outside the domain, or a side diverges). Derivatives of order two and more do not exist
+at a kink and are undefined there.
 
 This module imports NumPy and the engine's op table; never a framework.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from gradconf.case import Case
-from gradconf.expr import evaluate
-from gradconf.ops import NUMPY_LOWERING
+from gradconf.expr import Program, evaluate
+from gradconf.ops import NUMPY_LOWERING, OPS
+from gradconf.richardson import (  # noqa: F401 - BASE_STEP and richardson: part of the API
+    BASE_STEP,
+    directional,
+    one_sided,
+    richardson,
+)
 
-EPS = float(np.finfo(np.float64).eps)
-BASE_STEP = 0.125   # first step, relative to max(1, |x|) on the directions' support
-WINDOW = 4          # levels per Richardson extrapolation (removes h², h⁴, h⁶)
-MAX_LEVELS = 24     # step halvings at most
-SETTLED = 1e-12     # two windows in a row converged to this (relative) end the halving
 JVP_FROM_JACOBIAN = 64  # up to this many input entries a jvp contracts the Jacobian
+SIDE_CONVERGED = 1e-6   # relative error a one-sided estimate needs to count
+CONVERGED_ABS = 1e-9    # ... or this absolute one, times 1 + |f|
+KINK_RTOL = 1e-8        # sides differing by more than this (and their errors) make a kink
+
+SMOOTH, KINK, DISCONTINUITY, UNDEFINED = 0, 1, 2, 3
+CLASS_NAMES = ("smooth", "kink", "discontinuity", "undefined")
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """An oracle result: value, per-entry error estimate, and how the point looked."""
+    """An oracle result: value, per-entry error estimate, how the point looked, and at a
+    kink the interval ``lo``..``hi`` of valid subgradients (None where all is smooth)."""
 
     value: np.ndarray
     err: np.ndarray
-    classification: str = "smooth"          # smooth | undefined
+    classification: str = "smooth"    # smooth | kink | discontinuity | undefined
     evaluations: int = 0
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
 
     @property
     def max_err(self) -> float:
         """The largest per-entry error estimate (0 for an empty array)."""
         finite = self.err[np.isfinite(self.err)]
         return float(finite.max()) if finite.size else 0.0
+
+
+def nonsmooth(program: Program) -> bool:
+    """Whether the program uses an op with a kink, a pole or a domain edge somewhere.
+
+    A power with a non-negative integer literal exponent (``x**2``) is smooth everywhere.
+    """
+    for node in program.nodes:
+        if node.op in ("input", "scalar") or OPS[node.op].smooth:
+            continue
+        exponent = program.nodes[node.args[1]] if node.op == "pow" else None
+        if exponent is not None and exponent.op == "scalar" and isinstance(
+                exponent.value, int) and exponent.value >= 0:
+            continue
+        return True
+    return False
 
 
 @dataclass
@@ -59,19 +87,18 @@ class Oracle:
     wrt: tuple[str, ...]
     point: dict[str, np.ndarray] = field(init=False)
     evaluations: int = field(init=False, default=0)
-    _jac: np.ndarray | None = field(init=False, default=None)
-    _jac_err: np.ndarray | None = field(init=False, default=None)
+    _jac: Estimate | None = field(init=False, default=None)
     _center: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.point = self.case.point(self.dtype)
         shapes = [self.case.shapes[n] for n in self.wrt]
-        sizes = [math.prod(s) for s in shapes]
-        offsets = np.cumsum([0, *sizes])
+        offsets = np.cumsum([0, *(math.prod(s) for s in shapes)])
         self._slices = {n: (slice(int(offsets[i]), int(offsets[i + 1])), shapes[i])
                         for i, n in enumerate(self.wrt)}
         self.x0 = np.concatenate([self.point[n].reshape(-1) for n in self.wrt]) if self.wrt \
             else np.zeros(0)
+        self.nonsmooth = nonsmooth(self.case.program)
 
     # ------------------------------------------------------------ the function
 
@@ -111,24 +138,42 @@ class Oracle:
                             _classify(np.asarray(a, np.float64)), 1) for n, a in arrays.items()}
 
     def jacobian(self) -> Estimate:
-        """The full Jacobian, shape ``out_shape + (n_wrt_entries,)``; computed once."""
-        if self._jac is None or self._jac_err is None:
-            center = self.center()
-            cols = [self.directional(self.f, [_unit(self.x0.size, i)], center)
-                    for i in range(self.x0.size)]
-            empty = np.zeros((*self.case.out_shape, 0))
-            self._jac = np.stack([c.value for c in cols], -1) if cols else empty
-            self._jac_err = np.stack([c.err for c in cols], -1) if cols else empty
-        return Estimate(self._jac, self._jac_err, _classify(self._jac), self.evaluations)
+        """The full Jacobian, shape ``out_shape + (n_wrt_entries,)``, classified; computed
+        once."""
+        if self._jac is None:
+            cols = [self.column(i) for i in range(self.x0.size)]
+            if not cols:
+                empty = np.zeros((*self.case.out_shape, 0))
+                self._jac = Estimate(empty, empty)
+            else:
+                stack = [np.stack(p, -1) for p in zip(*cols, strict=True)]
+                value, err, kind, lo, hi = stack
+                self._jac = _estimate(value, err, kind, lo, hi, self.evaluations)
+        return self._jac
+
+    def column(self, i: int) -> tuple[np.ndarray, ...]:
+        """Jacobian column ``i``: value, error, class per entry, subgradient bounds."""
+        center, d = self.center(), _unit(self.x0.size, i)
+        value, err = directional(self.f, self.x0, [d], center)
+        if value is None:
+            value = err = np.full(np.shape(center), np.nan)
+        if not self.nonsmooth:
+            kind = np.where(np.isfinite(value), SMOOTH, UNDEFINED)
+            return value, err, kind, value, value
+        right = one_sided(self.f, self.x0, d, center, +1.0)
+        left = one_sided(self.f, self.x0, d, center, -1.0)
+        jump = np.abs(self.f(self.x0 + 1e-9 * d) - self.f(self.x0 - 1e-9 * d))
+        return classify(value, err, right, left, center, jump)
 
     def vjp(self, cotangent: np.ndarray) -> dict[str, Estimate]:
-        """``∇ <v, f>`` per input, from the Jacobian."""
+        """``∇ <v, f>`` per input, from the Jacobian (intervals by interval arithmetic)."""
         jac = self.jacobian()
         axes = tuple(range(cotangent.ndim))
-        value = np.tensordot(cotangent, jac.value, axes=(axes, axes))
-        err = np.tensordot(np.abs(cotangent), jac.err, axes=(axes, axes))
-        return {n: Estimate(v, self.split(err)[n], jac.classification)
-                for n, v in self.split(value).items()}
+
+        def contract(a: np.ndarray) -> np.ndarray:
+            return np.tensordot(cotangent, a, axes=(axes, axes))
+        return self._cut(jac, contract, lambda a: np.tensordot(np.abs(cotangent), a,
+                                                               axes=(axes, axes)))
 
     def jvp(self, tangents: Mapping[str, np.ndarray]) -> Estimate:
         """``J u`` for per-input tangents."""
@@ -136,192 +181,150 @@ class Oracle:
         if not np.any(u):
             zero = np.zeros(self.case.out_shape)
             return Estimate(zero, zero, "smooth")
-        if self._jac is not None or self.x0.size <= JVP_FROM_JACOBIAN:
+        if self._jac is not None or self.x0.size <= JVP_FROM_JACOBIAN or self.nonsmooth:
             jac = self.jacobian()
-            return Estimate(jac.value @ u, jac.err @ np.abs(u), jac.classification)
-        return self.directional(self.f, [u], self.center())
+            value, err = jac.value @ u, jac.err @ np.abs(u)
+            lo, hi = _interval(jac, lambda a: a @ u)
+            return Estimate(value, err, jac.classification, lo=lo, hi=hi)
+        value, err = directional(self.f, self.x0, [u], self.center())
+        if value is None:
+            nan = np.full(self.case.out_shape, np.nan)
+            return Estimate(nan, nan, "undefined")
+        return Estimate(value, err, _classify(value))
 
     def jacobian_by_input(self) -> dict[str, Estimate]:
         """The Jacobian cut per input: each of shape ``out_shape + input_shape``."""
-        jac = self.jacobian()
         out = self.case.out_shape
-        values, errs = self.split(jac.value, out), self.split(jac.err, out)
-        return {n: Estimate(values[n], errs[n], jac.classification) for n in self.wrt}
+        parts = self._cut(self.jacobian(), lambda a: a, lambda a: a, lead=out)
+        return parts
+
+    def _cut(self, jac: Estimate, contract: Callable[[np.ndarray], np.ndarray],
+             contract_abs: Callable[[np.ndarray], np.ndarray],
+             lead: tuple[int, ...] = ()) -> dict[str, Estimate]:
+        value, err = self.split(contract(jac.value), lead), self.split(contract_abs(jac.err), lead)
+        lo, hi = _interval(jac, contract)
+        los = self.split(lo, lead) if lo is not None else None
+        his = self.split(hi, lead) if hi is not None else None
+        return {n: Estimate(value[n], err[n], jac.classification,
+                            lo=None if los is None else los[n],
+                            hi=None if his is None else his[n]) for n in self.wrt}
 
     def hessian(self, cotangent: np.ndarray) -> dict[str, Estimate]:
         """Hessian of ``<v, f>``: keys ``"a,b"``, each of shape ``shape(a) + shape(b)``."""
-        def s(x: np.ndarray) -> np.ndarray:
-            return np.asarray(np.sum(cotangent * self.f(x)))
         n = self.x0.size
         val, err = np.zeros((n, n)), np.zeros((n, n))
-        for i in range(n):
-            for j in range(i, n):
-                e = self.directional(s, [_unit(n, i), _unit(n, j)])
-                val[i, j] = val[j, i] = float(e.value)
-                err[i, j] = err[j, i] = float(e.err)
-        out: dict[str, Estimate] = {}
-        for a, (sa, shape_a) in self._slices.items():
-            for b, (sb, shape_b) in self._slices.items():
-                out[f"{a},{b}"] = Estimate(val[sa, sb].reshape(shape_a + shape_b),
-                                           err[sa, sb].reshape(shape_a + shape_b),
-                                           _classify(val))
-        return out
+        if self._first_order_breaks():
+            val[:], err[:] = np.nan, np.nan
+        else:
+            def s(x: np.ndarray) -> np.ndarray:
+                return np.asarray(np.sum(cotangent * self.f(x)))
+            center = s(self.x0)
+            for i in range(n):
+                for j in range(i, n):
+                    v, e = directional(s, self.x0, [_unit(n, i), _unit(n, j)], center)
+                    val[i, j] = val[j, i] = np.nan if v is None else float(v)
+                    err[i, j] = err[j, i] = np.nan if v is None else float(e)
+        return {f"{a},{b}": Estimate(val[sa, sb].reshape(shape_a + shape_b),
+                                     err[sa, sb].reshape(shape_a + shape_b), _classify(val))
+                for a, (sa, shape_a) in self._slices.items()
+                for b, (sb, shape_b) in self._slices.items()}
 
     def derivative(self, cotangents: list[np.ndarray]) -> Estimate:
         """Order-n derivative ``∇ₓ<vₙ, … ∇ₓ<v₂, ∇ₓ<v₁, f>>>`` for a single ``wrt`` input."""
+        shape = self._slices[self.wrt[0]][1]
+        if len(cotangents) > 1 and self._first_order_breaks():
+            nan = np.full(shape, np.nan)
+            return Estimate(nan, nan, "undefined")
         v1, rest = cotangents[0], [self.flat({self.wrt[0]: v}) for v in cotangents[1:]]
 
         def s(x: np.ndarray) -> np.ndarray:
             return np.asarray(np.sum(v1 * self.f(x)))
-        n = self.x0.size
-        entries = [self.directional(s, [_unit(n, i), *rest]) for i in range(n)]
-        shape = self._slices[self.wrt[0]][1]
-        value = np.array([float(e.value) for e in entries]).reshape(shape)
-        err = np.array([float(e.err) for e in entries]).reshape(shape)
+        n, center = self.x0.size, s(self.x0)
+        pairs = [directional(s, self.x0, [_unit(n, i), *rest], center) for i in range(n)]
+        value = np.array([np.nan if v is None else float(v) for v, _ in pairs]).reshape(shape)
+        err = np.array([np.nan if v is None else float(e) for v, e in pairs]).reshape(shape)
         return Estimate(value, err, _classify(value), self.evaluations)
 
-    # ------------------------------------------------------------ the estimator
-
-    def directional(self, fn: Callable[[np.ndarray], np.ndarray], dirs: list[np.ndarray],
-                    center: np.ndarray | None = None) -> Estimate:
-        """Mixed directional derivative of ``fn`` along ``dirs`` at ``x0``, extrapolated.
-
-        Each direction is rescaled so its step is ``h · max(1, |x|)`` on its support. The
-        step halves until two successive Richardson windows agree to ``SETTLED``, rounding
-        starts to dominate, or ``MAX_LEVELS`` is reached; a step whose stencil leaves the
-        domain (non-finite where ``fn(x0)`` is finite) is dropped and the step quartered.
-        """
-        scaled, factor = [], 1.0
-        for d in dirs:
-            size = float(np.max(np.abs(d)))
-            if size == 0.0:
-                zero = np.zeros(np.shape(fn(self.x0) if center is None else center))
-                return Estimate(zero, zero)
-            scale = max(1.0, float(np.max(np.abs(self.x0[d != 0]))))
-            scaled.append(d * (scale / size))
-            factor *= size / scale
-        if center is None:
-            center = fn(self.x0)
-        order, seq = len(dirs), Sequence()
-        h = BASE_STEP * 2.0 ** (order - 1)
-        for _ in range(MAX_LEVELS + 12):
-            d, biggest = _stencil(fn, self.x0, scaled, h)
-            if not np.all(np.isfinite(d) | ~np.isfinite(center)):
-                if seq.levels:
-                    break  # the domain edge lies between two steps: keep what converged
-                h /= 4.0
-                continue
-            rounding = EPS * biggest * 2.0 ** order / (2.0 * h) ** order
-            seq.add(d, rounding + order * EPS / h * np.abs(d))
-            if len(seq.levels) >= MAX_LEVELS or seq.settled() or seq.noisy():
-                break
-            h /= 2.0
-        value, err = seq.best()
-        if value is None:
-            nan = np.full(np.shape(center), np.nan)
-            return Estimate(nan, nan, "undefined")
-        return Estimate(value * factor, err * abs(factor), _classify(value))
+    def _first_order_breaks(self) -> bool:
+        """A kink, jump or domain edge at the point: no derivative of order two exists."""
+        return self.nonsmooth and self.jacobian().classification != "smooth"
 
 
-def _stencil(fn: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, dirs: list[np.ndarray],
-             h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Product of central differences at step ``h``, and the largest |f| it touched."""
-    total: Any = 0.0
-    biggest: Any = 0.0
+def classify(value: np.ndarray, err: np.ndarray,
+             right: tuple[np.ndarray | None, np.ndarray],
+             left: tuple[np.ndarray | None, np.ndarray], center: np.ndarray,
+             jump: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per entry, from the central estimate and the two one-sided ones: the value, its
+    error, the class, and the subgradient interval (equal to the value unless a kink)."""
+    shape = np.shape(value)
+    r, er = _side(right, shape)
+    ll, el = _side(left, shape)
+    scale = float(np.max(np.abs(np.nan_to_num(np.stack([value, r, ll]))), initial=0.0))
+    # an absolute floor for a flat stretch, where the derivative (and its scale) is 0
+    floor = CONVERGED_ABS * (1.0 + np.abs(np.nan_to_num(center)))
     with np.errstate(all="ignore"):
-        for signs in itertools.product((1.0, -1.0), repeat=len(dirs)):
-            step = sum(s * d for s, d in zip(signs, dirs, strict=True))
-            val = fn(x0 + h * step)
-            total = total + math.prod(signs) * val
-            biggest = np.maximum(biggest, np.abs(val))
-        return np.asarray(total / (2.0 * h) ** len(dirs)), np.asarray(biggest)
+        r_ok = np.isfinite(r) & (er <= SIDE_CONVERGED * (np.abs(r) + scale) + floor)
+        l_ok = np.isfinite(ll) & (el <= SIDE_CONVERGED * (np.abs(ll) + scale) + floor)
+        central_ok = np.isfinite(value) & (
+            err <= SIDE_CONVERGED * (np.abs(value) + scale) + floor)
+        differ = np.abs(r - ll) > 8.0 * (er + el) + KINK_RTOL * (np.abs(r) + np.abs(ll) + scale)
+    kink = r_ok & l_ok & differ
+    jumps = ~central_ok & ~(r_ok & l_ok) & (jump > 1e-6 * (np.abs(center) + 1.0))
+    kind = np.select([~np.isfinite(center), kink, jumps, ~central_ok & ~(r_ok & l_ok)],
+                     [UNDEFINED, KINK, DISCONTINUITY, UNDEFINED], SMOOTH)
+    value = np.where(kink, (r + ll) / 2.0, np.where(kind >= DISCONTINUITY, np.nan, value))
+    err = np.where(kink, er + el, err)
+    lo = np.where(kink, np.minimum(r, ll), value)
+    hi = np.where(kink, np.maximum(r, ll), value)
+    return value, err, kind, lo, hi
 
 
-def _extrapolate(levels: list[np.ndarray]) -> np.ndarray:
-    """Richardson's table over estimates at h, h/2, …: the fully extrapolated entry."""
-    row = [np.asarray(v, dtype=np.float64) for v in levels]
-    with np.errstate(all="ignore"):
-        for j in range(1, len(row)):
-            row = [row[i] + (row[i] - row[i - 1]) / (4.0 ** j - 1.0) for i in range(1, len(row))]
-    return row[-1]
+def kink_mask(est: Estimate) -> np.ndarray:
+    """Entries of ``est`` at a kink (a finite interval of more than one value)."""
+    if est.lo is None or est.hi is None:
+        return np.zeros(np.shape(est.value), dtype=bool)
+    return np.isfinite(est.lo) & np.isfinite(est.hi) & (est.lo != est.hi)
 
 
-# Sum of |weights| of a WINDOW-level extrapolation, doubled for safety: how much the
-# rounding noise of the finest level can grow.
-AMPLIFICATION = 2.0 * math.prod(1.0 + 2.0 / (4.0 ** j - 1.0) for j in range(1, WINDOW))
-
-
-class Sequence:
-    """Estimates at steps h, h/2, h/4, … and their extrapolations over a sliding window.
-
-    Each window of ``WINDOW`` levels removes the h², h⁴, h⁶ terms. An extrapolant's error
-    estimate is the larger of its change from one fewer level (truncation) and its change
-    from the previous window (convergence), plus the finest level's rounding noise: both
-    must be small, so levels that are not yet in the asymptotic range (a step much larger
-    than the function's own scale, or straddling a pole) cannot look converged by chance.
-    Working on a window rather than the whole table keeps such levels out entirely.
-    """
-
-    def __init__(self) -> None:
-        self.levels: list[np.ndarray] = []
-        self.noise: list[np.ndarray] = []
-        self.values: list[np.ndarray] = []
-        self.errs: list[np.ndarray] = []
-
-    def add(self, level: np.ndarray, noise: np.ndarray) -> None:
-        """Append the estimate at the next (halved) step and its rounding noise."""
-        self.levels.append(np.asarray(level, dtype=np.float64))
-        self.noise.append(np.asarray(noise, dtype=np.float64))
-        width = min(WINDOW, len(self.levels))
-        if width < 3:
-            return
-        full = _extrapolate(self.levels[-width:])
-        short = _extrapolate(self.levels[-(width - 1):])
-        with np.errstate(all="ignore"):
-            change = np.abs(full - self.values[-1]) if self.values else np.full(full.shape,
-                                                                                 np.inf)
-            err = np.maximum(np.abs(full - short), change) + self.noise[-1] * AMPLIFICATION
-        self.values.append(full)
-        self.errs.append(np.where(np.isfinite(err), err, np.inf))
-
-    def settled(self) -> bool:
-        """True once two windows in a row are converged to ``SETTLED`` (relative)."""
-        if len(self.errs) < 2:
-            return False
-        scale = float(np.max(np.abs(self.values[-1]), initial=0.0))
-        return all(bool(np.all(e <= SETTLED * (np.abs(v) + 1e-3 * scale)))
-                   for v, e in zip(self.values[-2:], self.errs[-2:], strict=True))
-
-    def noisy(self) -> bool:
-        """True once rounding noise alone exceeds the best error seen, for every entry."""
-        if len(self.errs) < 3:
-            return False
-        best = np.min(np.stack(self.errs), axis=0)
-        return bool(np.all(self.noise[-1] * AMPLIFICATION > 16.0 * best))
-
-    def best(self) -> tuple[np.ndarray | None, np.ndarray]:
-        """Per entry, the extrapolant with the smallest error estimate."""
-        if not self.values:
-            return None, np.zeros(0)
-        values, errs = np.stack(self.values), np.stack(self.errs)
-        pick = np.argmin(errs, axis=0)[None]
-        return (np.take_along_axis(values, pick, 0)[0], np.take_along_axis(errs, pick, 0)[0])
-
-
-def richardson(levels: list[np.ndarray], noise: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Extrapolate estimates at steps h, h/2, h/4, … (error in even powers of h).
-
-    Returns, per entry, the windowed extrapolant with the smallest error estimate (see
-    :class:`Sequence`); NaN when fewer than three levels were given.
-    """
-    seq = Sequence()
-    for level, n in zip(levels, noise, strict=True):
-        seq.add(level, n)
-    value, err = seq.best()
+def _side(side: tuple[np.ndarray | None, np.ndarray],
+          shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """A one-sided estimate, or NaN with infinite error where that side has none."""
+    value, err = side
     if value is None:
-        nan = np.full(np.shape(levels[0]) if levels else (), np.nan)
-        return nan, nan
+        return np.full(shape, np.nan), np.full(shape, np.inf)
     return value, err
+
+
+def _estimate(value: np.ndarray, err: np.ndarray, kind: np.ndarray, lo: np.ndarray,
+              hi: np.ndarray, evaluations: int) -> Estimate:
+    worst = int(kind.max(initial=SMOOTH))
+    kinked = worst == KINK or bool(np.any(kind == KINK))
+    return Estimate(value, err, CLASS_NAMES[worst], evaluations,
+                    lo if kinked else None, hi if kinked else None)
+
+
+def _interval(jac: Estimate, contract: Callable[[np.ndarray], np.ndarray]
+              ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Bounds of a linear map of the Jacobian over its kink intervals (interval
+    arithmetic: the centre plus or minus the map of the half-widths, in absolute value)."""
+    if jac.lo is None or jac.hi is None:
+        return None, None
+    mid, half = contract((jac.lo + jac.hi) / 2.0), (jac.hi - jac.lo) / 2.0
+    spread = contract_abs_of(contract, half)
+    return mid - spread, mid + spread
+
+
+def contract_abs_of(contract: Callable[[np.ndarray], np.ndarray], half: np.ndarray) -> np.ndarray:
+    """|M| applied to ``half`` for the linear map M that ``contract`` is: column by column,
+    since M is linear, via its action on each unit array."""
+    flat = half.reshape(-1)
+    total = None
+    for k in np.flatnonzero(flat):
+        e = np.zeros_like(flat)
+        e[k] = flat[k]
+        part = np.abs(contract(e.reshape(half.shape)))
+        total = part if total is None else total + part
+    return total if total is not None else np.zeros_like(contract(half))
 
 
 def _unit(n: int, i: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from gradconf.arrays import as_dtype, encode
 from gradconf.case import Case, Check, Probe, materialize, tangent_for
 from gradconf.compare import Comparison, compare, compare_golden, tolerance_for
 from gradconf.kinds import FAILING
-from gradconf.oracle import Estimate, oracle_for
+from gradconf.oracle import Estimate, kink_mask, oracle_for
 from gradconf.probes import judge_probe
 
 
@@ -169,21 +169,24 @@ def _judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
     t0 = time.perf_counter()
     ref = _reference(case, check, dtype, v)
     rec["oracle_s"] = time.perf_counter() - t0
+    order = ("smooth", "kink", "discontinuity", "undefined")
     rec.update(observed={n: encode(a) for n, a in observed.items()},
                reference={n: encode(e.value) for n, e in ref.items()},
                oracle_err=max((e.max_err for e in ref.values()), default=0.0),
-               classification="undefined" if any(e.classification == "undefined"
-                                                 for e in ref.values()) else "smooth")
-    if rec["classification"] == "undefined":
-        rec.update(verdict="undefined", message="the derivative does not exist at this point "
-                   "(the oracle found no finite limit)")
-        return
+               classification=max((e.classification for e in ref.values()),
+                                  key=order.index, default="smooth"))
+    kinks = {n: e for n, e in ref.items() if e.lo is not None and e.hi is not None}
+    if kinks:
+        rec["subgradient"] = {n: {"lo": encode(e.lo), "hi": encode(e.hi)}
+                              for n, e in kinks.items()}
     bad_dtype = _dtype_problem(observed, check, case, dtype, env)
-    cmp = compare(observed, {n: e.value for n, e in ref.items()},
+    cmp = compare(observed, {n: _at_kinks(observed.get(n), e) for n, e in ref.items()},
                   {n: e.err for n, e in ref.items()}, tol)
     if bad_dtype and cmp.ok:
         cmp = Comparison(False, bad_dtype, cmp.max_abs_err, cmp.max_rel_err, cmp.worst)
     _set_result(rec, cmp, "")
+    if cmp.ok and rec["classification"] != "smooth":
+        rec.update(_irregular(rec["classification"], observed, ref))
     golden = case.golden.get(check.id)
     if golden is not None:
         rec["golden"] = {n: encode(np.asarray(g, dtype=np.float64)) for n, g in golden.items()}
@@ -193,6 +196,41 @@ def _judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
         if not gcmp.ok and rec["verdict"] == "pass":
             rec.update(verdict="mismatch", worst=gcmp.worst,
                        message="differs from the note's golden value: " + gcmp.reason)
+
+
+def _at_kinks(observed: Any, est: Estimate) -> np.ndarray:
+    """The reference, with each kink entry replaced by the observed value clipped into the
+    subgradient interval: a value inside matches, one outside misses by its distance."""
+    if est.lo is None or est.hi is None or observed is None:
+        return est.value
+    obs = np.asarray(observed, dtype=np.float64)
+    if obs.shape != est.value.shape:
+        return est.value
+    # a NaN is never a subgradient: it meets the finite centre and is reported as nan
+    inside = kink_mask(est) & ~np.isnan(obs)
+    return np.where(inside, np.clip(obs, est.lo, est.hi), est.value)
+
+
+def _irregular(classification: str, observed: Mapping[str, Any],
+               ref: Mapping[str, Estimate]) -> dict[str, str]:
+    """Verdict and message for a passing comparison at a point that is not smooth."""
+    notes = []
+    for name, est in ref.items():
+        obs = np.asarray(observed[name], dtype=np.float64).reshape(-1)
+        for i in np.flatnonzero(~np.isfinite(est.value.reshape(-1)))[:3]:
+            notes.append(f"{name}{_index(est.value.shape, i)}: no derivative there, got "
+                         f"{obs[i]:.6g}")
+        if est.lo is not None and est.hi is not None:
+            lo, hi = est.lo.reshape(-1), est.hi.reshape(-1)
+            for i in np.flatnonzero(kink_mask(est).reshape(-1))[:3]:
+                notes.append(f"{name}{_index(est.value.shape, i)}: kink, chose {obs[i]:.6g} "
+                             f"in [{lo[i]:.6g}, {hi[i]:.6g}]")
+    verdict = "convention" if classification == "kink" else "undefined"
+    return {"verdict": verdict, "message": "; ".join(notes)}
+
+
+def _index(shape: tuple[int, ...], flat: int) -> list[int]:
+    return [int(k) for k in np.unravel_index(flat, shape)] if shape else []
 
 
 def _dtype_problem(observed: Mapping[str, Any], check: Check, case: Case, dtype: str,

@@ -7,6 +7,7 @@ by :mod:`gradconf.case` after this.
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -133,10 +134,19 @@ class Divergence(_Strict):
     """A documented difference of one framework from the neutral expectation."""
 
     framework: str = Field(pattern=r"^[a-z0-9_]+$")
-    check: str
+    check: tuple[str, ...]   # check ids or globs; one string is accepted
     reason: str = Field(min_length=10)
     link: str = Field(pattern=r"^https?://\S+$")
     dtypes: tuple[str, ...] | None = None
+
+    @field_validator("check", mode="before")
+    @classmethod
+    def _checks(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, str) else v
+
+    def covers(self, check_id: str) -> bool:
+        """Whether ``check_id`` matches one of the ids or globs."""
+        return any(fnmatch.fnmatchcase(check_id, pattern) for pattern in self.check)
 
 
 class Tolerance(_Strict):

@@ -39,6 +39,8 @@ LOWERED = (
     "reshape(a, (3, 2))", "reshape(a, (-1,))", "reshape(a, 6)",
     "a[:, 0:1]", "a[1, 1]", "a[..., 2]", "a[:, None, 1]", "a[::2, 1:]", "t[1, ..., 0:2]",
     "ones_like(a) + zeros_like(a)",
+    "maximum(a, p)", "minimum(a, 0.5)", "relu(a)", "max(a)", "max(t, axis=(0, 2))",
+    "min(a, axis=1, keepdims=True)",
 )
 
 

@@ -47,7 +47,11 @@ def test_full_run_passes_and_reproduces_every_golden(full_run):
     proc, env, records, _ = full_run
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert env["frameworks"]["torch"].startswith("2.13.0")
-    assert {r["verdict"] for r in records} == {"pass"}
+    verdicts = {r["verdict"] for r in records}
+    assert not verdicts & FAILING, [r["message"] for r in records if r["verdict"] in FAILING]
+    # kinks pass as conventions, domain edges as undefined; the rest of the notes pass
+    assert verdicts <= {"pass", "convention", "undefined", "expected_divergence"}
+    assert all(r["verdict"] == "pass" for r in records if "beyond" not in r["source"]["note"])
     with_golden = [r for r in records if r["golden"] is not None]
     assert len(with_golden) > 60
     assert all(r["golden_ok"] for r in with_golden)

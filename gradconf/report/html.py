@@ -25,6 +25,7 @@ COLOURS = {
 }
 # Optional record fields and what a record without them means.
 DEFAULTS = {"nodeid": "", "title": "", "source": None, "worst": None, "expected": None,
+            "subgradient": None,
             "error": None, "divergence": None, "oracle_s": 0.0, "classification": None,
             "golden_ok": None, "traceback": ""}
 

@@ -50,6 +50,8 @@ LOWERING: dict[str, Fn] = {
     "transpose": lambda x, axes=None: anp.transpose(x, axes),
     "reshape": lambda x, shape: anp.reshape(x, shape),
     "getitem": lambda x, index: x[index],
+    "maximum": anp.maximum, "minimum": anp.minimum, "relu": lambda x: anp.maximum(x, 0.0),
+    "max": _reduce(anp.max), "min": _reduce(anp.min),
     "ones_like": anp.ones_like, "zeros_like": anp.zeros_like,
 }
 

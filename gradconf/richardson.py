@@ -1,0 +1,205 @@
+"""Finite differences with Richardson extrapolation: the oracle's numerical core.
+
+:func:`directional` estimates a mixed directional derivative ``∂ⁿf/∂d₁…∂dₙ`` by a product
+of central differences (error in even powers of the step); :func:`one_sided` estimates a
+first-order one-sided derivative (error in every power of the step). Both halve the step
+from the input's scale until two successive extrapolations agree, rounding takes over,
+or ``MAX_LEVELS`` is reached, and give an error estimate per entry. NumPy only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+EPS = float(np.finfo(np.float64).eps)
+BASE_STEP = 0.125   # first step, relative to max(1, |x|) on the directions' support
+WINDOW = 4          # levels per Richardson extrapolation (removes 3 error terms)
+MAX_LEVELS = 24     # step halvings at most
+SETTLED = 1e-12     # two windows in a row converged to this (relative) end the halving
+
+Fn = Callable[[np.ndarray], np.ndarray]
+
+
+def _extrapolate(levels: list[np.ndarray], even: bool = True) -> np.ndarray:
+    """Richardson's table over estimates at h, h/2, …: the fully extrapolated entry.
+
+    ``even``: the error expands in h², h⁴, … (central differences); otherwise in h, h², …
+    """
+    base = 4.0 if even else 2.0
+    row = [np.asarray(v, dtype=np.float64) for v in levels]
+    with np.errstate(all="ignore"):
+        for j in range(1, len(row)):
+            row = [row[i] + (row[i] - row[i - 1]) / (base ** j - 1.0)
+                   for i in range(1, len(row))]
+    return row[-1]
+
+
+def _amplification(even: bool) -> float:
+    """Sum of |weights| of a WINDOW-level extrapolation, doubled for safety: how much the
+    rounding noise of the finest level can grow."""
+    base = 4.0 if even else 2.0
+    return 2.0 * math.prod(1.0 + 2.0 / (base ** j - 1.0) for j in range(1, WINDOW))
+
+
+class Sequence:
+    """Estimates at steps h, h/2, h/4, … and their extrapolations over a sliding window.
+
+    Each window of ``WINDOW`` levels removes the leading error terms. An extrapolant's
+    error estimate is the larger of its change from one fewer level (truncation) and its
+    change from the previous window (convergence), plus the finest level's rounding noise:
+    both must be small, so levels not yet in the asymptotic range (a step much larger than
+    the function's own scale, or straddling a pole) cannot look converged by chance.
+    Working on a window rather than the whole table keeps such levels out entirely.
+    """
+
+    def __init__(self, even: bool = True) -> None:
+        self.even = even
+        self.amplification = _amplification(even)
+        self.levels: list[np.ndarray] = []
+        self.noise: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.errs: list[np.ndarray] = []
+
+    def add(self, level: np.ndarray, noise: np.ndarray) -> None:
+        """Append the estimate at the next (halved) step and its rounding noise."""
+        self.levels.append(np.asarray(level, dtype=np.float64))
+        self.noise.append(np.asarray(noise, dtype=np.float64))
+        width = min(WINDOW, len(self.levels))
+        if width < 3:
+            return
+        full = _extrapolate(self.levels[-width:], self.even)
+        short = _extrapolate(self.levels[-(width - 1):], self.even)
+        with np.errstate(all="ignore"):
+            change = np.abs(full - self.values[-1]) if self.values else np.full(full.shape,
+                                                                                 np.inf)
+            err = np.maximum(np.abs(full - short), change) + self.noise[-1] * self.amplification
+        self.values.append(full)
+        self.errs.append(np.where(np.isfinite(err), err, np.inf))
+
+    def settled(self) -> bool:
+        """True once two windows in a row are converged to ``SETTLED`` (relative)."""
+        if len(self.errs) < 2:
+            return False
+        scale = float(np.max(np.abs(np.nan_to_num(self.values[-1])), initial=0.0))
+        return all(bool(np.all(e <= SETTLED * (np.abs(v) + 1e-3 * scale)))
+                   for v, e in zip(self.values[-2:], self.errs[-2:], strict=True))
+
+    def noisy(self) -> bool:
+        """True once rounding noise alone exceeds the best error seen, for every entry."""
+        if len(self.errs) < 3:
+            return False
+        best = np.min(np.stack(self.errs), axis=0)
+        return bool(np.all(self.noise[-1] * self.amplification > 16.0 * best))
+
+    def best(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """Per entry, the extrapolant with the smallest error estimate."""
+        if not self.values:
+            return None, np.zeros(0)
+        values, errs = np.stack(self.values), np.stack(self.errs)
+        pick = np.argmin(errs, axis=0)[None]
+        return (np.take_along_axis(values, pick, 0)[0], np.take_along_axis(errs, pick, 0)[0])
+
+    def done(self) -> bool:
+        """Whether halving further can only waste evaluations."""
+        return len(self.levels) >= MAX_LEVELS or self.settled() or self.noisy()
+
+
+def richardson(levels: list[np.ndarray], noise: list[np.ndarray],
+               even: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Extrapolate estimates at steps h, h/2, h/4, …
+
+    Returns, per entry, the windowed extrapolant with the smallest error estimate (see
+    :class:`Sequence`); NaN when fewer than three levels were given.
+    """
+    seq = Sequence(even)
+    for level, n in zip(levels, noise, strict=True):
+        seq.add(level, n)
+    value, err = seq.best()
+    if value is None:
+        nan = np.full(np.shape(levels[0]) if levels else (), np.nan)
+        return nan, nan
+    return value, err
+
+
+def _scaled(x0: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, float]:
+    """``d`` rescaled to steps of ``max(1, |x|)`` on its support, and the factor undoing it."""
+    size = float(np.max(np.abs(d)))
+    scale = max(1.0, float(np.max(np.abs(x0[d != 0]))))
+    return d * (scale / size), size / scale
+
+
+def _stencil(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],
+             h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Product of central differences at step ``h``, and the largest |f| it touched."""
+    total: Any = 0.0
+    biggest: Any = 0.0
+    with np.errstate(all="ignore"):
+        for signs in itertools.product((1.0, -1.0), repeat=len(dirs)):
+            step = sum(s * d for s, d in zip(signs, dirs, strict=True))
+            val = fn(x0 + h * step)
+            total = total + math.prod(signs) * val
+            biggest = np.maximum(biggest, np.abs(val))
+        return np.asarray(total / (2.0 * h) ** len(dirs)), np.asarray(biggest)
+
+
+def _halve(seq: Sequence, level_at: Callable[[float], tuple[np.ndarray, np.ndarray]],
+           center: np.ndarray, h: float) -> None:
+    """Fill ``seq`` from steps h, h/2, …; a step that leaves the domain (non-finite where
+    the centre is finite) is dropped and the step quartered, until levels exist."""
+    for _ in range(MAX_LEVELS + 12):
+        level, noise = level_at(h)
+        if not np.all(np.isfinite(level) | ~np.isfinite(center)):
+            if seq.levels:
+                return  # the domain edge lies between two steps: keep what converged
+            h /= 4.0
+            continue
+        seq.add(level, noise)
+        if seq.done():
+            return
+        h /= 2.0
+
+
+def directional(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],
+                center: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Mixed directional derivative of ``fn`` along ``dirs`` at ``x0``; None if no level
+    of the stencil stayed in the domain."""
+    scaled, factor = [], 1.0
+    for d in dirs:
+        if not np.any(d):
+            zero = np.zeros(np.shape(center))
+            return zero, zero
+        sd, f = _scaled(x0, d)
+        scaled.append(sd)
+        factor *= f
+    order, seq = len(dirs), Sequence(even=True)
+
+    def level_at(h: float) -> tuple[np.ndarray, np.ndarray]:
+        d, biggest = _stencil(fn, x0, scaled, h)
+        rounding = EPS * biggest * 2.0 ** order / (2.0 * h) ** order
+        return d, rounding + order * EPS / h * np.abs(d)
+    _halve(seq, level_at, center, BASE_STEP * 2.0 ** (order - 1))
+    value, err = seq.best()
+    return (None, err) if value is None else (value * factor, err * abs(factor))
+
+
+def one_sided(fn: Fn, x0: np.ndarray, d: np.ndarray, center: np.ndarray,
+              side: float) -> tuple[np.ndarray | None, np.ndarray]:
+    """One-sided derivative of ``fn`` along ``side · d`` (``side`` ±1), as a derivative
+    along ``d``: the right derivative for +1, the left one for -1."""
+    sd, factor = _scaled(x0, d)
+    seq = Sequence(even=False)
+
+    def level_at(h: float) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(all="ignore"):
+            val = fn(x0 + side * h * sd)
+            level = side * (val - center) / h
+        rounding = EPS * np.maximum(np.abs(val), np.abs(center)) * 2.0 / h
+        return np.asarray(level), rounding + EPS / h * np.abs(level)
+    _halve(seq, level_at, center, BASE_STEP)
+    value, err = seq.best()
+    return (None, err) if value is None else (value * factor, err * abs(factor))
