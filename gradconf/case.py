@@ -81,6 +81,7 @@ class Case:
     divergences: tuple[Divergence, ...]
     derivation: str | None = None
     node_shapes: tuple[Shape, ...] = field(default=())
+    fast: bool | None = None
 
     def dtype_of(self, name: str, run_dtype: str) -> str:
         """The dtype ``name`` has in a run at ``run_dtype`` (pinned dtypes win)."""
@@ -182,7 +183,7 @@ def build(spec: CaseSpec, file: str, line: int) -> Case:
     return Case(spec.id, spec.title, file, line, spec.source.model_dump(), program, sources,
                 tuple(spec.inputs), tuple(spec.constants), wrt, shapes, out_shape, spec.dtypes,
                 checks, probes, golden, dict(spec.tolerance), spec.divergences,
-                spec.derivation, tuple(node_shapes))
+                spec.derivation, tuple(node_shapes), spec.fast)
 
 
 def _check_names(spec: CaseSpec) -> None:

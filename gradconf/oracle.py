@@ -121,6 +121,14 @@ class Oracle:
         return np.concatenate([np.asarray(arrays[n], dtype=np.float64).reshape(-1)
                                for n in self.wrt])
 
+    def where(self, flat_index: int) -> tuple[str, list[int]]:
+        """The input and index of a position in the flattened inputs."""
+        for name, (sl, shape) in self._slices.items():
+            if sl.start <= flat_index < sl.stop:
+                local = np.unravel_index(flat_index - sl.start, shape) if shape else ()
+                return name, [int(k) for k in local]
+        raise IndexError(flat_index)
+
     def center(self) -> np.ndarray:
         """``f`` at the point, evaluated once."""
         if self._center is None:

@@ -42,6 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="adapter to run the cases on (default: the one installed adapter)")
     group.addoption("--results-dir", default="reports",
                     help="directory for <framework>.jsonl (default: reports)")
+    group.addoption("--fast", action="store_true", default=None,
+                    help="judge every check by projections (fast mode), whatever the size")
+    group.addoption("--repeat", type=int, default=2,
+                    help="compute each check this many times; results that differ bit for "
+                         "bit are nondeterministic (default 2)")
     group.addoption("--max-rss-mb", type=float, default=8192.0,
                     help="end a check's process when its resident memory passes this many MB; "
                          "with -n the check is recorded as a crash and the run goes on "
@@ -170,7 +175,9 @@ class CheckItem(_RecordItem):
     def runtest(self) -> None:
         """Run the check and hand its record on."""
         adapter = adapter_for(self.config)
-        self._finish(run_check(self.case, self.check, self.dtype, adapter, adapter.version()))
+        self._finish(run_check(self.case, self.check, self.dtype, adapter, adapter.version(),
+                               fast=self.config.getoption("fast"),
+                               repeat=self.config.getoption("repeat")))
 
 
 class ProbeItem(_RecordItem):

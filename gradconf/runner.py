@@ -20,6 +20,7 @@ from gradconf.adapter import Adapter, ProbeInputs, Unsupported, WarningInfo
 from gradconf.arrays import as_dtype, encode
 from gradconf.case import Case, Check, Probe, materialize, tangent_for
 from gradconf.compare import Comparison, compare, compare_golden, tolerance_for
+from gradconf.fast import FAST_KINDS, judge_fast, wants_fast
 from gradconf.kinds import FAILING
 from gradconf.oracle import Estimate, kink_mask, oracle_for
 from gradconf.probes import judge_probe
@@ -63,8 +64,14 @@ def env_for(case: Case, dtype: str) -> dict[str, np.ndarray]:
 
 
 def run_check(case: Case, check: Check, dtype: str, adapter: Adapter,
-              framework_version: str) -> dict[str, Any]:
-    """Run ``check`` at ``dtype`` on ``adapter`` and return its judged record."""
+              framework_version: str, *, fast: bool | None = None,
+              repeat: int = 2) -> dict[str, Any]:
+    """Run ``check`` at ``dtype`` on ``adapter`` and return its judged record.
+
+    ``fast``: judge by projections (None: by the case, or above FAST_THRESHOLD entries).
+    ``repeat``: how many times the framework computes it; results that differ bit for
+    bit are ``nondeterministic``.
+    """
     rec = base_record(case, check.id, check.kind, dtype, adapter, framework_version)
     env = env_for(case, dtype)
     out_dtype = case.output_dtype(dtype)
@@ -86,9 +93,52 @@ def run_check(case: Case, check: Check, dtype: str, adapter: Adapter,
                        traceback=traceback.format_exc(limit=6))
     rec["duration_s"] = time.perf_counter() - t0
     rec["warnings"] = [w.__dict__ for w in caught]
-    if observed is not None:
+    if observed is None:
+        return _diverge(rec, case)
+    differs = _repeat_differs(call, observed, repeat, adapter)
+    if check.kind in FAST_KINDS and wants_fast(case, fast):
+        t0 = time.perf_counter()
+        rec["observed"] = {n: encode(a) for n, a in observed.items()}
+        judge_fast(rec, case, check, dtype, observed, vectors,
+                   tolerance_for(dtype, case.tolerance))
+        rec.update(tolerance=tolerance_for(dtype, case.tolerance),
+                   oracle_s=time.perf_counter() - t0)
+    else:
+        rec["mode"] = "exact"
         _judge(rec, case, check, dtype, observed, vectors, env)
+    if differs:
+        rec["repeat_max_diff"] = differs[0]
+        if rec["verdict"] == "pass":
+            rec.update(verdict="nondeterministic", message=differs[1])
     return _diverge(rec, case)
+
+
+def _repeat_differs(call: Callable[[], dict[str, Any]], first: dict[str, Any], repeat: int,
+                    adapter: Adapter) -> tuple[float, str] | None:
+    """Compute again; the largest difference and a sentence if a result changed at all."""
+    a = dict(_leaves(first))
+    for k in range(1, repeat):
+        with captured(adapter):
+            try:
+                again = dict(_leaves(call()))
+            except Exception as exc:  # a second run that fails differs too
+                return float("inf"), f"run {k + 1} raised {type(exc).__name__}: {exc}"
+        for name, x in a.items():
+            y = again.get(name)
+            if y is None or y.dtype != x.dtype or not np.array_equal(x, y, equal_nan=True):
+                diff = float(np.nanmax(np.abs(x.astype(np.float64) - y.astype(np.float64)))) \
+                    if y is not None and y.shape == x.shape else float("inf")
+                return diff, (f"run {k + 1} differs from run 1 bit for bit: {name} by up to "
+                              f"{diff:.3g}")
+    return None
+
+
+def _leaves(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+    for name, value in tree.items():
+        if isinstance(value, Mapping):
+            yield from _leaves(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", np.asarray(value)
 
 
 def _vectors(case: Case, check: Check, dtype: str, out_dtype: str) -> dict[str, Any]:
@@ -166,9 +216,10 @@ def _judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
         cmp = compare(fwd, rev, {}, tol)
         _set_result(rec, cmp, "forward-mode Jacobian differs from reverse-mode: ")
         return
-    t0 = time.perf_counter()
+    t0, oracle = time.perf_counter(), oracle_for(case, dtype, check.wrt)
+    before = oracle.evaluations
     ref = _reference(case, check, dtype, v)
-    rec["oracle_s"] = time.perf_counter() - t0
+    rec.update(oracle_s=time.perf_counter() - t0, oracle_evaluations=oracle.evaluations - before)
     order = ("smooth", "kink", "discontinuity", "undefined")
     rec.update(observed={n: encode(a) for n, a in observed.items()},
                reference={n: encode(e.value) for n, e in ref.items()},

@@ -174,6 +174,7 @@ class CaseSpec(_Strict):
     derivation: str | None = None
     tolerance: dict[str, Tolerance] = {}
     divergences: tuple[Divergence, ...] = ()
+    fast: bool | None = None
 
     @field_validator("inputs", "constants", mode="before")
     @classmethod
