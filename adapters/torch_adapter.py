@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 import torch
 import torch.func
@@ -78,8 +79,21 @@ WARNINGS = (
 )
 
 
+def _t(a: np.ndarray) -> torch.Tensor:
+    """A NumPy array as a tensor of the same dtype (bfloat16 through float32)."""
+    if a.dtype == ml_dtypes.bfloat16:
+        return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
+    return torch.from_numpy(a.copy(order="C"))  # a copy keeps 0-d arrays 0-d
+
+
 def _np(t: torch.Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().cpu().numpy().copy()
+    """A tensor as a NumPy array of the same dtype (bfloat16 as ml_dtypes.bfloat16)."""
+    if t is None:
+        return None
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        return t.float().numpy().astype(ml_dtypes.bfloat16)
+    return t.numpy().copy()
 
 
 def _zeros_if_none(g: torch.Tensor | None, like: torch.Tensor) -> np.ndarray:
@@ -118,7 +132,7 @@ class TorchAdapter(Adapter):
 
     def tensors(self, env: Env, track: tuple[str, ...]) -> dict[str, torch.Tensor]:
         """Fresh tensors for every source; those in ``track`` require grad (leaves)."""
-        return {n: torch.tensor(a, requires_grad=n in track) for n, a in env.items()}
+        return {n: _t(a).clone().requires_grad_(n in track) for n, a in env.items()}
 
     def forward(self, prog: Program, t: Mapping[str, torch.Tensor],
                 hook: Callable[[int, Node, Any], Any] | None = None
@@ -147,14 +161,14 @@ class TorchAdapter(Adapter):
         """``y.backward(cotangent)``, then each leaf's ``.grad``."""
         t = self.tensors(env, wrt)
         y = self.forward(prog, t)[0]
-        y.backward(torch.from_numpy(cotangent))
+        y.backward(_t(cotangent))
         return {n: _zeros_if_none(t[n].grad, t[n]) for n in wrt}
 
     def jvp(self, prog: Program, env: Env, wrt: tuple[str, ...],
             tangents: Mapping[str, np.ndarray]) -> np.ndarray:
         """``torch.func.jvp``."""
-        primals = tuple(torch.from_numpy(env[n]) for n in wrt)
-        tans = tuple(torch.from_numpy(tangents[n]) for n in wrt)
+        primals = tuple(_t(env[n]) for n in wrt)
+        tans = tuple(_t(tangents[n]) for n in wrt)
         out = torch.func.jvp(self.closure(prog, env, wrt), primals, tans)[1]
         return _np(out)  # type: ignore[return-value]
 
@@ -164,7 +178,7 @@ class TorchAdapter(Adapter):
         if mode == "loop":
             return self._jacobian_loop(prog, env, wrt)
         transform = torch.func.jacrev if mode == "rev" else torch.func.jacfwd
-        primals = tuple(torch.from_numpy(env[n]) for n in wrt)
+        primals = tuple(_t(env[n]) for n in wrt)
         jac = transform(self.closure(prog, env, wrt), argnums=tuple(range(len(wrt))))(*primals)
         return {n: _np(j) for n, j in zip(wrt, jac, strict=True)}  # type: ignore[misc]
 
@@ -184,8 +198,8 @@ class TorchAdapter(Adapter):
     def hessian(self, prog: Program, env: Env, wrt: tuple[str, ...],
                 cotangent: np.ndarray) -> dict[str, np.ndarray]:
         """``torch.func.hessian`` of ``<v, f>``."""
-        fn, v = self.closure(prog, env, wrt), torch.from_numpy(cotangent)
-        primals = tuple(torch.from_numpy(env[n]) for n in wrt)
+        fn, v = self.closure(prog, env, wrt), _t(cotangent)
+        primals = tuple(_t(env[n]) for n in wrt)
         hess = torch.func.hessian(lambda *xs: (v * fn(*xs)).sum(),
                                   argnums=tuple(range(len(wrt))))(*primals)
         return {f"{a},{b}": _np(hess[i][j]) for i, a in enumerate(wrt)  # type: ignore[misc]
@@ -204,7 +218,7 @@ class TorchAdapter(Adapter):
         for v in cotangents:
             if not g.requires_grad:
                 return np.zeros(x.shape, dtype=env[wrt].dtype)
-            g = torch.autograd.grad(g, x, torch.from_numpy(v), create_graph=True,
+            g = torch.autograd.grad(g, x, _t(v), create_graph=True,
                                     allow_unused=True, materialize_grads=True)[0]
         return _np(g)  # type: ignore[return-value]
 

@@ -15,6 +15,7 @@ import torch
 from gradconf.adapter import ErrorInfo, ProbeInputs, ProbeResult
 from gradconf.expr import Node, Program
 from gradconf.schema import ProbeSpec
+from gradconf_adapters.torch_adapter import _np, _t
 
 if TYPE_CHECKING:
     from gradconf_adapters.torch_adapter import TorchAdapter
@@ -25,11 +26,7 @@ Grads = dict[str, np.ndarray | None]
 
 def _grads(t: Mapping[str, torch.Tensor], names: tuple[str, ...] | list[str]) -> Grads:
     """Each tensor's stored ``.grad`` as NumPy, None where there is none."""
-    out: Grads = {}
-    for n in names:
-        grad = t[n].grad
-        out[n] = None if grad is None else grad.detach().numpy().copy()
-    return out
+    return {n: _np(t[n].grad) for n in names}
 
 
 def _outcome(values: Grads) -> str:
@@ -49,7 +46,7 @@ def _backward(y: torch.Tensor, cot: np.ndarray, **kw: Any) -> None:
     if y.dim() == 0:
         y.backward(**kw)
     else:
-        y.backward(torch.from_numpy(cot), **kw)
+        y.backward(_t(cot), **kw)
 
 
 def nonscalar_no_cotangent(ad: TorchAdapter, spec: ProbeSpec, prog: Program, env: Env,
@@ -145,12 +142,12 @@ def unused_input(ad: TorchAdapter, spec: ProbeSpec, prog: Program, env: Env,
     idiom = f"torch.autograd.grad(y, [{', '.join(names)}], allow_unused={spec.allow_unused})"
     out: list[Any] = []
     err = _attempt(ad, lambda: out.extend(torch.autograd.grad(
-        y, [t[n] for n in names], torch.from_numpy(v.cotangent) if y.dim() else None,
+        y, [t[n] for n in names], _t(v.cotangent) if y.dim() else None,
         allow_unused=spec.allow_unused)))
     if err:
         return ProbeResult("error", error=err, idiom=idiom)
     grads = dict(zip(names, out, strict=True))
-    values: Grads = {u: None if grads[u] is None else grads[u].detach().numpy().copy()}
+    values: Grads = {u: _np(grads[u])}
     return ProbeResult(_outcome(values), values, idiom=idiom)
 
 
@@ -158,7 +155,7 @@ def integer_input(ad: TorchAdapter, spec: ProbeSpec, prog: Program, env: Env,
                   wrt: tuple[str, ...], v: ProbeInputs) -> ProbeResult:
     """``torch.tensor(<ints>).requires_grad_(True)``."""
     name = spec.input or ""
-    err = _attempt(ad, lambda: torch.from_numpy(env[name]).requires_grad_(True))
+    err = _attempt(ad, lambda: _t(env[name]).requires_grad_(True))
     idiom = f"{name}.requires_grad_(True) on {env[name].dtype}"
     if err:
         return ProbeResult("error", error=err, idiom=idiom)

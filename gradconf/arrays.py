@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 INT_DTYPES = ("int32", "int64")
 DTYPES = FLOAT_DTYPES + INT_DTYPES
 
-# bfloat16 has no NumPy dtype: values are rounded by hand (below) and carried as float32.
-_NUMPY = {"float16": np.float16, "float32": np.float32, "float64": np.float64,
-          "int32": np.int32, "int64": np.int64}
+# bfloat16 is ml_dtypes' NumPy dtype (JAX and TensorFlow use the same one)
+_NUMPY = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32,
+          "float64": np.float64, "int32": np.int32, "int64": np.int64}
 
 MAX_ENCODED = 4096  # entries written to JSON per array; larger arrays keep a summary
 
@@ -29,24 +30,14 @@ def round_to(values: Any, dtype: str) -> np.ndarray:
     This is the point the oracle differentiates at: the exact value a framework sees.
     """
     arr = np.asarray(values, dtype=np.float64)
-    if dtype == "bfloat16":
-        return _round_bfloat16(arr)
     if dtype in INT_DTYPES:
         return arr.astype(_NUMPY[dtype]).astype(np.int64)
     return arr.astype(_NUMPY[dtype]).astype(np.float64)
 
 
 def as_dtype(values: Any, dtype: str) -> np.ndarray:
-    """``values`` as a NumPy array of ``dtype`` (bfloat16 carried as rounded float32)."""
-    if dtype == "bfloat16":
-        return _round_bfloat16(np.asarray(values, dtype=np.float64)).astype(np.float32)
+    """``values`` as a NumPy array of ``dtype`` (bfloat16: ``ml_dtypes.bfloat16``)."""
     return np.asarray(values).astype(_NUMPY[dtype])
-
-
-def _round_bfloat16(arr: np.ndarray) -> np.ndarray:
-    bits = arr.astype(np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-    return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
 
 
 def result_dtype(dtypes: list[str]) -> str:

@@ -18,13 +18,23 @@ import numpy as np
 
 from gradconf.schema import Tolerance
 
-# rtol, atol (times the array's scale), oracle_factor (times the oracle's error estimate)
-DTYPE_TOLERANCE: dict[str, Tolerance] = {
-    "float64": Tolerance(rtol=1e-9, atol=1e-12, oracle_factor=4.0),
-    "float32": Tolerance(rtol=2e-5, atol=2e-6, oracle_factor=4.0),
-    "float16": Tolerance(rtol=1e-2, atol=1e-3, oracle_factor=4.0),
-    "bfloat16": Tolerance(rtol=6e-2, atol=8e-3, oracle_factor=4.0),
-}
+# Machine epsilon (spacing of numbers near 1) of each float dtype.
+EPSILON = {"float64": 2.0 ** -52, "float32": 2.0 ** -23, "float16": 2.0 ** -10,
+           "bfloat16": 2.0 ** -7}
+ULPS = 16             # allowed error in units of the dtype's epsilon
+ORACLE_FLOOR = 1e-9   # below this, the float64 oracle's own accuracy decides, not the dtype
+ORACLE_FACTOR = 4.0   # multiples of the oracle's error estimate allowed on top
+
+
+def _from_dtype(dtype: str) -> Tolerance:
+    """``rtol`` and ``atol`` (the latter times the array's largest |reference|) of
+    ULPS epsilons of the dtype, floored at ORACLE_FLOOR. Measured on the shipped cases,
+    every framework stays within 3 epsilons of each dtype at the array's scale."""
+    t = max(ULPS * EPSILON[dtype], ORACLE_FLOOR)
+    return Tolerance(rtol=t, atol=t, oracle_factor=ORACLE_FACTOR)
+
+
+DTYPE_TOLERANCE: dict[str, Tolerance] = {d: _from_dtype(d) for d in EPSILON}
 PRINTED_DECIMALS = 4  # torch prints tensors with 4 decimals
 
 

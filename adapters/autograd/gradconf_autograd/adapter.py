@@ -122,7 +122,12 @@ class AutogradAdapter(Adapter):
 
     @staticmethod
     def primals(env: Env, wrt: tuple[str, ...]) -> tuple[np.ndarray, ...]:
-        """The arrays at which to differentiate, in ``wrt`` order."""
+        """The arrays at which to differentiate, in ``wrt`` order.
+
+        autograd has no vector space for ml_dtypes' bfloat16: such a run is unsupported.
+        """
+        if any(env[n].dtype.name == "bfloat16" for n in wrt):
+            raise Unsupported("bfloat16: autograd has no vector space for ml_dtypes.bfloat16")
         return tuple(env[n] for n in wrt)
 
     # ------------------------------------------------------------ checks
