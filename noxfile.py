@@ -99,6 +99,24 @@ def merged(session: nox.Session) -> None:
     session.run("pytest", "tests", "-m", "merged", "-p", "no:cacheprovider", *session.posargs)
 
 
+@nox.session(default=False)
+def benchmarks(session: nox.Session) -> None:
+    """Measure detection power and cost; write benchmarks/results/ (takes ~20 minutes)."""
+    _install(session, "torch", "bench")
+    session.run("python", "benchmarks/run_cost.py")
+    session.run("python", "benchmarks/cost_scaling.py")
+    session.run("python", "benchmarks/detection_power.py", "--framework", "torch")
+    session.notify("benchmarks_jax")
+
+
+@nox.session(default=False)
+def benchmarks_jax(session: nox.Session) -> None:
+    """The JAX half of the detection-power benchmark (its own venv), then the plot."""
+    _install(session, "jax", "bench")
+    session.run("python", "benchmarks/detection_power.py", "--framework", "jax")
+    session.run("python", "benchmarks/detection_power.py", "--plot")
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """Check style with ruff and types with mypy."""

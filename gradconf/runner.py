@@ -280,8 +280,9 @@ def _irregular(classification: str, observed: Mapping[str, Any],
     return {"verdict": verdict, "message": "; ".join(notes)}
 
 
-def _index(shape: tuple[int, ...], flat: int) -> list[int]:
-    return [int(k) for k in np.unravel_index(flat, shape)] if shape else []
+def _index(shape: tuple[int, ...], flat: int) -> str:
+    """``[i, j]`` for an entry of an array, nothing for a scalar."""
+    return str([int(k) for k in np.unravel_index(flat, shape)]) if shape else ""
 
 
 def _dtype_problem(observed: Mapping[str, Any], check: Check, case: Case, dtype: str,

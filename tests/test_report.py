@@ -233,7 +233,7 @@ def test_observed_oracle_and_golden_side_by_side(doc: dict[str, Any], page: str)
     assert "3.0001" in golden and "3.25" not in golden
     kv = {r[0]: r[1] for r in rows[2:] if len(r) == 2}
     assert kv["worst entry"].startswith("X[1, 0]: observed 3.25, reference 3.0")
-    assert kv["tolerance"] == "rtol 2e-05, atol 2e-06 × scale, 4.0 × oracle error"
+    assert kv["tolerance"] == "rtol 1.91e-06, atol 1.91e-06 × scale, 4 × oracle error"
 
 
 def test_record_without_golden_shows_a_dash_in_the_golden_column(doc: dict[str, Any],
@@ -373,7 +373,7 @@ def test_failure_text_of_a_mismatch() -> None:
     assert lines[0] == "mismatch: square vjp float32 on torch 2.13.0+cpu"
     # the worst entry: where, observed, reference and bound
     assert lines[1].startswith("  X[1, 0]: 3.25, but should be 3 (|diff| 0.25 > bound")
-    assert lines[2] == ("  tolerance: rtol 2e-05, atol 2e-06 x scale, 4 x oracle error "
+    assert lines[2] == ("  tolerance: rtol 1.91e-06, atol 1.91e-06 x scale, 4 x oracle error "
                         "(max 1e-12)")
     body = "\n".join(lines[3:])
     observed = body.index("  observed : X = [[0.5 ],")

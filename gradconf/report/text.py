@@ -45,7 +45,7 @@ def failure_text(rec: dict[str, Any]) -> str:
     lines = [head, f"  {rec['message']}"]
     tol = rec.get("tolerance")
     if tol and rec.get("kind") != "probe":
-        lines.append(f"  tolerance: rtol {tol['rtol']:g}, atol {tol['atol']:g} x scale, "
+        lines.append(f"  tolerance: rtol {tol['rtol']:.3g}, atol {tol['atol']:.3g} x scale, "
                      f"{tol['oracle_factor']:g} x oracle error (max {rec['oracle_err'] or 0:.3g})")
     digits = digits_for(rec)
     lines += named_text(rec.get("observed"), "observed", digits)
