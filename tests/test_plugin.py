@@ -22,7 +22,9 @@ from helpers import CASES, ROOT, case_yaml
 pytest.importorskip("gradconf_adapters.torch_adapter")
 pytestmark = pytest.mark.torch
 
-NODEID = re.compile(r"^cases/[a-z0-9-]+\.yaml::[a-z0-9-]+\[torch-[a-z0-9-]+-(b?float16|float32|float64)\]$")
+NODEID = re.compile(
+    r"^cases/[a-z0-9-]+\.yaml::[a-z0-9-]+\[torch-[a-z0-9-]+-(b?float16|float32|float64)\]$"
+)
 
 
 def run_pytest(*args: str, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
