@@ -140,8 +140,17 @@ def _stencil(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],
     biggest: Any = 0.0
     with np.errstate(all="ignore"):
         for signs in itertools.product((1.0, -1.0), repeat=len(dirs)):
-            step = sum(s * d for s, d in zip(signs, dirs, strict=True))
-            val = fn(x0 + h * step)
+            # x0 + h·Σ sᵢdᵢ, built in one buffer: on large inputs the temporaries of the
+            # plain expression cost as much as evaluating the function
+            if len(dirs) == 1:
+                point = np.multiply(dirs[0], signs[0] * h)  # = h·(±d) exactly
+            else:
+                point = np.multiply(dirs[0], signs[0])
+                for s, d in zip(signs[1:], dirs[1:], strict=True):
+                    point += s * d
+                point *= h
+            point += x0
+            val = fn(point)
             total = total + math.prod(signs) * val
             biggest = np.maximum(biggest, np.abs(val))
         return np.asarray(total / (2.0 * h) ** len(dirs)), np.asarray(biggest)
