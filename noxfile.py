@@ -66,6 +66,27 @@ def report(session: nox.Session) -> None:
                 "--strict")
 
 
+@nox.session(default=False)
+@nox.parametrize("framework", list(FRAMEWORKS))
+def upgrade(session: nox.Session, framework: str) -> None:
+    """Gate an upgrade: the cases at the version after -- (e.g. torch==2.14.1), diffed."""
+    if not session.posargs:
+        session.error(f"name the candidate after --, e.g. nox -s \"upgrade(framework="
+                      f"'{framework}')\" -- {framework}==<version>")
+    base = RESULTS / f"{framework}.jsonl"
+    if not base.exists():
+        session.error(f"no baseline {base}: run nox -s \"conformance(framework='{framework}')"
+                      f"\" first")
+    # the candidate replaces the pinned version: install the engine without the pin
+    session.install("-e", ".", *session.posargs)
+    if framework in PLUGINS:
+        session.install("-e", PLUGINS[framework], *session.posargs)
+    out = RESULTS / "upgrade" / framework
+    _run_cases(session, framework, out, f"--junitxml={out}/junit-{framework}.xml")
+    session.run("python", "-m", "gradconf", "diff", str(base), str(out), "--framework",
+                framework, "--out", str(out))
+
+
 @nox.session
 @nox.parametrize("framework", list(FRAMEWORKS))
 def tests(session: nox.Session, framework: str) -> None:

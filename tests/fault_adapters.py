@@ -10,6 +10,7 @@ import ctypes
 import os
 import signal
 import time
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -30,6 +31,24 @@ class PerturbedVjp(TorchAdapter):
     def vjp(self, prog: Program, env: Mapping[str, np.ndarray], wrt: tuple[str, ...],
             cotangent: np.ndarray) -> dict[str, np.ndarray]:
         """The true vjp, off by a relative EPSILON in every entry."""
+        out = super().vjp(prog, env, wrt, cotangent)
+        return {n: (g * (1 + EPSILON)).astype(g.dtype) for n, g in out.items()}
+
+
+class UpgradedTorch(TorchAdapter):
+    """A hypothetical next PyTorch release, as ``gradconf diff`` sees it: it keeps the name
+    ``torch``, its reverse mode is off by a relative EPSILON (a regression in float64, inside
+    float32's tolerance) and now warns that it is deprecated (a change of behaviour)."""
+
+    def version(self) -> str:
+        """The installed version, marked as the upgrade."""
+        return super().version() + "+upgrade"
+
+    def vjp(self, prog: Program, env: Mapping[str, np.ndarray], wrt: tuple[str, ...],
+            cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """A deprecation warning, then the true vjp off by a relative EPSILON."""
+        warnings.warn("this reverse-mode entry point is deprecated", DeprecationWarning,
+                      stacklevel=2)
         out = super().vjp(prog, env, wrt, cotangent)
         return {n: (g * (1 + EPSILON)).astype(g.dtype) for n, g in out.items()}
 

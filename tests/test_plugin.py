@@ -141,6 +141,32 @@ def test_a_perturbed_gradient_is_caught_in_float64(tmp_path):
     assert "but should be" in proc.stdout
 
 
+def test_diff_gates_an_upgrade_that_breaks_reverse_mode(tmp_path):
+    """The same cases on PyTorch and on a release whose vjp is off by 1e-6 and warns: the
+    float64 vjps are regressions, the float32 ones (inside tolerance) changed behaviour by
+    warning, every other item is unchanged, and the gate fails."""
+    base, cand = tmp_path / "base", tmp_path / "cand"
+    assert run_pytest("cases/reductions.yaml", "--framework", "torch",
+                      "--results-dir", str(base)).returncode == 0
+    run_pytest("cases/reductions.yaml", "--framework", "fault_adapters:UpgradedTorch",
+               "--results-dir", str(cand))
+    proc = subprocess.run([sys.executable, "-m", "gradconf", "diff", str(base), str(cand),
+                           "--out", str(tmp_path / "diff")], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "diff" / "diff.json").read_text(encoding="utf-8"))
+    _, records = read_jsonl(base / "torch.jsonl")
+    vjps = {(r["case"], r["dtype"]) for r in records if r["kind"] == "vjp"}
+    by = {c: {(ch["case"], ch["dtype"]) for ch in doc["changes"] if ch["category"] == c}
+          for c in ("regression", "behaviour")}
+    assert by["regression"] == {k for k in vjps if k[1] == "float64"} != set()
+    assert by["behaviour"] == {k for k in vjps if k[1] == "float32"} != set()
+    assert all(ch["check"] == "vjp" for ch in doc["changes"])
+    assert doc["summary"]["unchanged"] == len(records) - len(vjps)
+    assert doc["candidate"]["frameworks"]["torch"].endswith("+upgrade")
+    assert "gate FAILED on regression, behaviour" in proc.stdout
+
+
 def test_framework_exceptions_become_error_records(tmp_path):
     proc = run_pytest("cases/graph-lifetime.yaml", "--framework", "fault_adapters:Raises",
                       "--results-dir", str(tmp_path))

@@ -1,0 +1,268 @@
+"""Two runs compared: what a framework upgrade (or a change of the cases) changed.
+
+Records are matched by (case, framework, check, dtype). Each matched pair, and each record
+only one side has, falls in one category:
+
+``regression``
+    the base run was not failing and the candidate is (``pass`` → ``mismatch``, …).
+``fix``
+    the base run was failing and the candidate is not; ``expected_divergence`` → ``stale``
+    is a fix too (the framework now does what the case expects: drop the declaration).
+``behaviour``
+    neither side failing, or both, but the outcome differs: another verdict
+    (``pass`` → ``convention``, ``mismatch`` → ``error``), or, for the same verdict, another
+    normalised probe outcome, neutral error kind, raw exception type or set of warning kinds.
+``drift``
+    same verdict and behaviour, but a value moved by more than the check's tolerance
+    (taken relative to the base value), or the raw error message was reworded.
+``added`` / ``removed``
+    the record exists on one side only.
+
+Everything else is ``unchanged``. The gate fails when a category in ``fail_on`` (default:
+regression, behaviour, removed) has an entry. The engine's only inputs are the two
+results documents; no framework is imported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+
+from gradconf import SCHEMA_VERSION
+from gradconf.arrays import decode
+from gradconf.kinds import FAILING
+from gradconf.results import merge
+
+CATEGORIES = ("regression", "fix", "behaviour", "drift", "added", "removed")
+DEFAULT_FAIL_ON = ("regression", "behaviour", "removed")
+
+Key = tuple[str, str, str, str]
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_run(path: Path) -> dict[str, Any]:
+    """A results document from ``results.json``, one ``*.jsonl`` stream, or a directory of
+    streams (merged as ``gradconf report`` would)."""
+    if path.is_dir():
+        parts = sorted(path.glob("*.jsonl"))
+        if not parts:
+            raise ValueError(f"{path}: no results.json and no *.jsonl in this directory")
+        return merge(parts)
+    if path.suffix == ".jsonl":
+        return merge([path])
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable results document ({exc})") from None
+    if not isinstance(doc, dict) or "records" not in doc:
+        raise ValueError(f"{path}: not a results document (no 'records')")
+    return doc
+
+
+def _key(rec: Mapping[str, Any]) -> Key:
+    return (rec["case"], rec["framework"], rec["check"], rec["dtype"])
+
+
+def _index(doc: Mapping[str, Any], frameworks: Iterable[str] | None,
+           side: str) -> dict[Key, dict[str, Any]]:
+    keep = set(frameworks) if frameworks else None
+    out: dict[Key, dict[str, Any]] = {}
+    for rec in doc["records"]:
+        if keep is not None and rec["framework"] not in keep:
+            continue
+        key = _key(rec)
+        if key in out:
+            raise ValueError(f"the {side} run has two records of {key[0]} "
+                             f"[{key[1]}-{key[2]}-{key[3]}] (streams of two runs merged?)")
+        out[key] = rec
+    return out
+
+
+# ----------------------------------------------------------------------------- comparing
+
+
+def _signature(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """What a user's code can observe of a record besides its numbers."""
+    outcome = rec.get("outcome") or {}
+    error = rec.get("error") or {}
+    return {"outcome": outcome.get("kind"), "error_kind": rec.get("error_kind"),
+            "error_type": error.get("type"),
+            "warnings": sorted({w.get("kind", "other") for w in rec.get("warnings") or []})}
+
+
+def _side(rec: Mapping[str, Any]) -> dict[str, Any]:
+    error = rec.get("error") or {}
+    return {"verdict": rec["verdict"], "framework_version": rec.get("framework_version"),
+            "message": rec.get("message", ""), "error_message": error.get("message")} \
+        | _signature(rec)
+
+
+def _value_drift(base: Mapping[str, Any], cand: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The largest move of an observed value, relative to the check's tolerance at the base
+    value; None when nothing comparable was observed."""
+    obs_b, obs_c = base.get("observed"), cand.get("observed")
+    tol = base.get("tolerance") or cand.get("tolerance")
+    if not isinstance(obs_b, dict) or not isinstance(obs_c, dict) or not tol:
+        return None
+    worst: dict[str, Any] | None = None
+    for name in sorted(set(obs_b) & set(obs_c)):
+        a, b = obs_b[name], obs_c[name]
+        if not a or not b or a.get("truncated") or b.get("truncated") or \
+                list(a["shape"]) != list(b["shape"]):
+            continue
+        old, new = decode(a), decode(b)
+        both = np.isfinite(old) & np.isfinite(new)
+        if not both.any():
+            continue
+        scale = float(np.abs(old[both]).max())
+        bound = tol["rtol"] * np.abs(old) + tol["atol"] * scale + np.finfo(np.float64).tiny
+        delta = np.where(both, np.abs(new - old), 0.0)
+        ratio = delta / bound
+        i = int(np.argmax(ratio))
+        here = {"name": name, "index": [int(j) for j in np.unravel_index(i, old.shape)],
+                "base": float(old.reshape(-1)[i]), "candidate": float(new.reshape(-1)[i]),
+                "ratio": float(ratio.reshape(-1)[i])}
+        if worst is None or here["ratio"] > worst["ratio"]:
+            worst = here
+    return worst
+
+
+def classify(base: Mapping[str, Any], cand: Mapping[str, Any]) -> tuple[str, str]:
+    """The category of a matched pair and one line saying why."""
+    vb, vc = base["verdict"], cand["verdict"]
+    fb, fc = vb in FAILING, vc in FAILING
+    if vb == "expected_divergence" and vc == "stale":
+        return "fix", ("the declared divergence no longer diverges: the framework now does "
+                       "what the case expects (remove the declaration)")
+    if not fb and fc:
+        return "regression", f"{vb} → {vc}: {cand.get('message') or ''}".rstrip(": ")
+    if fb and not fc:
+        return "fix", f"{vb} → {vc}"
+    if vb != vc:
+        return "behaviour", f"verdict {vb} → {vc}: {cand.get('message') or ''}".rstrip(": ")
+    sb, sc = _signature(base), _signature(cand)
+    changed = [f"{k} {sb[k]} → {sc[k]}" for k in sb if sb[k] != sc[k]]
+    if changed:
+        return "behaviour", "; ".join(changed)
+    drift = _value_drift(base, cand)
+    if drift and drift["ratio"] > 1.0:
+        where = drift["name"] + (str(drift["index"]) if drift["index"] else "")
+        return "drift", (f"{where} moved {drift['base']!r} → {drift['candidate']!r}: "
+                         f"{drift['ratio']:.3g}× the tolerance")
+    eb, ec = (base.get("error") or {}).get("message"), (cand.get("error") or {}).get("message")
+    if eb != ec:
+        return "drift", "the raw error message was reworded"
+    return "unchanged", ""
+
+
+def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
+         frameworks: Iterable[str] | None = None,
+         fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> dict[str, Any]:
+    """The diff document of two results documents (optionally for some frameworks only)."""
+    fail_on = tuple(fail_on)
+    unknown = sorted(set(fail_on) - set(CATEGORIES))
+    if unknown:
+        raise ValueError(f"unknown categories {unknown}; choose from {', '.join(CATEGORIES)}")
+    frameworks = list(frameworks) if frameworks else None
+    ib, ic = _index(base, frameworks, "base"), _index(cand, frameworks, "candidate")
+    changes: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
+    for key in sorted(set(ib) | set(ic)):
+        b, c = ib.get(key), ic.get(key)
+        if b is not None and c is not None:
+            category, why = classify(b, c)
+        elif c is not None:
+            category, why = "added", f"only in the candidate run ({c['verdict']})"
+        else:
+            assert b is not None
+            category, why = "removed", f"only in the base run ({b['verdict']})"
+        counts[category] += 1
+        if category == "unchanged":
+            continue
+        where = c if c is not None else b
+        assert where is not None
+        changes.append({"category": category, "case": key[0], "framework": key[1],
+                        "check": key[2], "dtype": key[3], "file": where.get("file"),
+                        "line": where.get("line"), "why": why,
+                        "base": _side(b) if b is not None else None,
+                        "candidate": _side(c) if c is not None else None})
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    changes.sort(key=lambda ch: (order[ch["category"]], ch["file"] or "", ch["case"],
+                                 ch["framework"], ch["check"], ch["dtype"]))
+    failing = [c for c in fail_on if counts[c]]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "base": _run_info(base, frameworks), "candidate": _run_info(cand, frameworks),
+        "frameworks": frameworks,
+        "summary": {c: counts[c] for c in (*CATEGORIES, "unchanged")},
+        "gate": {"fail_on": list(fail_on), "passed": not failing, "failed_on": failing},
+        "changes": changes,
+    }
+
+
+def _run_info(doc: Mapping[str, Any], frameworks: list[str] | None) -> dict[str, Any]:
+    env = doc.get("environment") or {}
+    versions = {f: v for f, v in (env.get("frameworks") or {}).items()
+                if frameworks is None or f in frameworks}
+    return {"frameworks": versions, "git_revision": env.get("git_revision"),
+            "time": env.get("time"),
+            "records": sum(1 for r in doc["records"]
+                           if frameworks is None or r["framework"] in frameworks)}
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def schema() -> dict[str, Any]:
+    """The committed JSON Schema of a diff document."""
+    text = resources.files("gradconf").joinpath("schema/diff.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def validate(doc: Mapping[str, Any]) -> None:
+    """Raise jsonschema.ValidationError if ``doc`` is not a valid diff document."""
+    json.dumps(doc, allow_nan=False)
+    jsonschema.Draft202012Validator(schema()).validate(doc)
+
+
+def _versions(info: Mapping[str, Any]) -> str:
+    return ", ".join(f"{f} {v}" for f, v in sorted(info["frameworks"].items())) or "no framework"
+
+
+def markdown(doc: Mapping[str, Any]) -> str:
+    """The diff for a CI summary: the gate, the counts, then every change by category."""
+    gate = doc["gate"]
+    verdict = "passed" if gate["passed"] else f"FAILED on {', '.join(gate['failed_on'])}"
+    lines = [f"# gradconf diff: gate {verdict}", "",
+             f"Base: {_versions(doc['base'])} ({doc['base']['records']} records, "
+             f"revision {doc['base']['git_revision']}). "
+             f"Candidate: {_versions(doc['candidate'])} ({doc['candidate']['records']} records, "
+             f"revision {doc['candidate']['git_revision']}). "
+             f"The gate fails on: {', '.join(gate['fail_on']) or 'nothing'}.", "",
+             "| " + " | ".join(doc["summary"]) + " |",
+             "|" + "---:|" * len(doc["summary"]),
+             "| " + " | ".join(str(n) for n in doc["summary"].values()) + " |"]
+    for category in CATEGORIES:
+        rows = [c for c in doc["changes"] if c["category"] == category]
+        if not rows:
+            continue
+        lines += ["", f"## {category} ({len(rows)})", "",
+                  "| case | framework | check | dtype | base | candidate | why |",
+                  "|---|---|---|---|---|---|---|"]
+        for c in rows:
+            b = c["base"]["verdict"] if c["base"] else "—"
+            n = c["candidate"]["verdict"] if c["candidate"] else "—"
+            why = c["why"].replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| `{c['case']}` | {c['framework']} | {c['check']} | {c['dtype']} "
+                         f"| {b} | {n} | {why} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,198 @@
+"""``gradconf diff``: every category on hand-made records, the gate, the files it writes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+from gradconf.arrays import encode
+from gradconf.diff import classify, diff, load_run, markdown, validate
+
+TOL = {"rtol": 1e-9, "atol": 1e-9, "oracle_factor": 4.0}
+
+
+def record(**over):
+    """A vjp record of the shape the runner writes, with ``over`` applied."""
+    rec = {"case": "norm-of-square", "framework": "torch", "framework_version": "2.13.0",
+           "check": "vjp", "kind": "vjp", "dtype": "float64", "file": "cases/reductions.yaml",
+           "line": 12, "verdict": "pass", "message": "", "tolerance": TOL,
+           "observed": {"x": encode([0.48507125007266594, 3.8805700005813275])},
+           "outcome": None, "error_kind": None, "error": None, "warnings": []}
+    rec.update(over)
+    return rec
+
+
+def probe(**over):
+    """A probe record: the second backward pass through a freed graph."""
+    rec = record(check="probe-second-backward", kind="probe", observed=None,
+                 outcome={"kind": "error", "values": {}, "steps": [], "idiom": "y.backward()"},
+                 error_kind="graph_freed",
+                 error={"type": "RuntimeError", "message": "Trying to backward through the "
+                                                           "graph a second time"})
+    rec.update(over)
+    return rec
+
+
+def doc(*records, version="2.13.0"):
+    return {"schema_version": "1.0",
+            "environment": {"frameworks": {"torch": version}, "git_revision": "abc",
+                            "time": "2026-11-22T00:00:00+00:00"},
+            "records": list(records)}
+
+
+@pytest.mark.parametrize(("base", "cand", "category"), [
+    (record(), record(), "unchanged"),
+    (record(), record(verdict="mismatch", message="x[1]: 3.88 but should be 3.89"),
+     "regression"),
+    (record(verdict="nan"), record(), "fix"),
+    (record(verdict="expected_divergence"), record(verdict="stale"), "fix"),
+    (record(), record(verdict="convention"), "behaviour"),
+    (record(verdict="mismatch"), record(verdict="error"), "behaviour"),
+    (record(), record(verdict="unsupported"), "behaviour"),
+    (probe(), probe(error_kind="other"), "behaviour"),
+    (probe(), probe(error={"type": "ValueError", "message": "Trying to backward through the "
+                                                            "graph a second time"}),
+     "behaviour"),
+    (probe(), probe(outcome={"kind": "value", "values": {}, "steps": [], "idiom": ""}),
+     "behaviour"),
+    (record(), record(warnings=[{"kind": "other", "category": "DeprecationWarning",
+                                 "message": "deprecated"}]), "behaviour"),
+    (probe(), probe(error={"type": "RuntimeError", "message": "graph freed"}), "drift"),
+])
+def test_categories(base, cand, category):
+    got, why = classify(base, cand)
+    assert got == category, why
+    assert (why == "") == (category == "unchanged")
+
+
+def test_a_value_moving_past_its_tolerance_is_drift_and_inside_it_is_not():
+    base = record()
+    near = record(observed={"x": encode([0.48507125007266594 * (1 + 1e-10),
+                                         3.8805700005813275])})
+    far = record(observed={"x": encode([0.48507125007266594, 3.8805700005813275 * (1 + 1e-7)])})
+    assert classify(base, near) == ("unchanged", "")
+    category, why = classify(base, far)
+    assert category == "drift"
+    assert why.startswith("x[1] moved 3.8805700005813275 → ") and "× the tolerance" in why
+
+
+def test_drift_ignores_non_finite_entries_and_shape_changes():
+    base = record(observed={"x": encode([float("nan"), 1.0])})
+    assert classify(base, record(observed={"x": encode([float("nan"), 1.0])}))[0] == "unchanged"
+    assert classify(base, record(observed={"x": encode([1.0, 1.0, 1.0])}))[0] == "unchanged"
+
+
+def test_diff_document_counts_gates_and_validates():
+    base = doc(record(), record(check="jvp"), probe(), record(case="only-in-base"))
+    cand = doc(record(verdict="mismatch", message="worse"), record(check="jvp"),
+               probe(error_kind="other"), record(case="only-in-candidate"), version="2.14.1")
+    out = diff(base, cand)
+    validate(out)
+    assert out["summary"] == {"regression": 1, "fix": 0, "behaviour": 1, "drift": 0,
+                              "added": 1, "removed": 1, "unchanged": 1}
+    assert out["gate"] == {"fail_on": ["regression", "behaviour", "removed"], "passed": False,
+                           "failed_on": ["regression", "behaviour", "removed"]}
+    assert [c["category"] for c in out["changes"]] == ["regression", "behaviour", "added",
+                                                       "removed"]
+    reg = out["changes"][0]
+    assert (reg["case"], reg["check"], reg["file"], reg["line"]) == \
+        ("norm-of-square", "vjp", "cases/reductions.yaml", 12)
+    assert reg["base"]["verdict"] == "pass" and reg["candidate"]["verdict"] == "mismatch"
+    assert out["base"]["frameworks"] == {"torch": "2.13.0"}
+    assert out["candidate"]["frameworks"] == {"torch": "2.14.1"}
+    assert diff(base, cand, fail_on=["fix"])["gate"]["passed"] is True
+    assert diff(base, cand, fail_on=[])["gate"]["passed"] is True
+
+
+def test_a_run_against_itself_passes_the_gate():
+    base = doc(record(), probe(), record(check="jvp", verdict="expected_divergence"))
+    out = diff(base, copy.deepcopy(base))
+    assert out["changes"] == [] and out["gate"]["passed"]
+    assert out["summary"]["unchanged"] == 3
+
+
+def test_framework_filter_compares_one_framework():
+    base = doc(record(), record(framework="jax", verdict="pass"))
+    cand = doc(record(), record(framework="jax", verdict="mismatch"))
+    assert diff(base, cand)["summary"]["regression"] == 1
+    only = diff(base, cand, frameworks=["torch"])
+    assert only["summary"]["regression"] == 0 and only["summary"]["unchanged"] == 1
+    assert only["base"]["records"] == 1
+
+
+def test_a_run_with_two_records_of_one_item_is_refused():
+    with pytest.raises(ValueError, match="candidate run has two records of norm-of-square "
+                                         "\\[torch-vjp-float64\\]"):
+        diff(doc(record()), doc(record(), record(verdict="mismatch")))
+
+
+def test_unknown_gate_category_is_refused():
+    with pytest.raises(ValueError, match="unknown categories \\['regressions'\\]"):
+        diff(doc(), doc(), fail_on=["regressions"])
+
+
+def test_schema_rejects_a_tampered_document():
+    out = diff(doc(record()), doc(record(verdict="mismatch")))
+    out["changes"][0]["category"] = "worse"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(out)
+
+
+def test_markdown_lists_changes_and_escapes_table_cells():
+    out = diff(doc(record()), doc(record(verdict="mismatch", message="a | b")))
+    text = markdown(out)
+    assert text.startswith("# gradconf diff: gate FAILED on regression")
+    assert "## regression (1)" in text
+    assert "| `norm-of-square` | torch | vjp | float64 | pass | mismatch | pass → mismatch: " \
+           "a \\| b |" in text
+
+
+def test_load_run_reads_results_json_jsonl_and_directories(tmp_path):
+    (tmp_path / "run").mkdir()
+    stream = tmp_path / "run" / "torch.jsonl"
+    stream.write_text(json.dumps({"environment": {"frameworks": {"torch": "2.13.0"}}}) + "\n"
+                      + json.dumps(record()) + "\n", encoding="utf-8")
+    (tmp_path / "results.json").write_text(json.dumps(doc(record())), encoding="utf-8")
+    for path in (stream, tmp_path / "run", tmp_path / "results.json"):
+        assert [r["case"] for r in load_run(path)["records"]] == ["norm-of-square"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"no results\.json and no \*\.jsonl"):
+        load_run(tmp_path / "empty")
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"broken\.json: not a readable results document"):
+        load_run(tmp_path / "broken.json")
+
+
+def test_cli_writes_files_and_exits_by_the_gate(tmp_path):
+    base, cand = tmp_path / "base.json", tmp_path / "cand.json"
+    base.write_text(json.dumps(doc(record(), probe())), encoding="utf-8")
+    cand.write_text(json.dumps(doc(record(verdict="mismatch", message="worse"), probe())),
+                    encoding="utf-8")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "gradconf", "diff", *args, "--out",
+                               str(tmp_path / "out")], capture_output=True, text=True,
+                              timeout=120)
+    proc = run(str(base), str(cand))
+    assert proc.returncode == 1, proc.stderr
+    assert "regression: cases/reductions.yaml:12: norm-of-square [torch-vjp-float64]: " \
+           "pass → mismatch: worse" in proc.stdout
+    assert "gate FAILED on regression" in proc.stdout
+    written = json.loads((tmp_path / "out" / "diff.json").read_text(encoding="utf-8"))
+    validate(written)
+    assert (tmp_path / "out" / "diff.md").read_text(encoding="utf-8").startswith("# gradconf")
+    assert run(str(base), str(base)).returncode == 0
+    assert run(str(base), str(cand), "--fail-on", "").returncode == 0
+    bad = run(str(base), str(tmp_path / "nowhere.json"))
+    assert bad.returncode == 2 and "nowhere.json: not a readable results document" in bad.stderr
+
+
+def test_every_category_is_documented_in_the_schema():
+    from gradconf.diff import CATEGORIES, schema
+
+    assert list(schema()["$defs"]["category"]["enum"]) == list(CATEGORIES)
