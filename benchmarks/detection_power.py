@@ -117,13 +117,20 @@ class Framework:
     name = ""
     tools: tuple[str, ...] = ()
 
+    def __init__(self, base: Any, mutant_cls: Callable[[str, float], type]) -> None:
+        self._base, self._mutant_cls = base, mutant_cls
+        self._adapters: dict[tuple[str, float], Any] = {}
+
     def base(self) -> Any:
-        """The unmutated adapter."""
-        raise NotImplementedError
+        """The unmutated (shipped) adapter."""
+        return self._base
 
     def mutant(self, op: str, eps: float) -> Any:
-        """An instance of the mutant adapter."""
-        raise NotImplementedError
+        """An instance of the mutant adapter, one per (op, eps)."""
+        key = (op, eps)
+        if key not in self._adapters:
+            self._adapters[key] = self._mutant_cls(op, eps)()
+        return self._adapters[key]
 
     def function(self, case: Case, lowering: Mapping[str, Callable[..., Any]]
                  ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -156,19 +163,8 @@ class TorchFramework(Framework):
 
         from benchmarks.mutants import mutant_torch
         from gradconf_adapters.torch_adapter import TorchAdapter
-        self.torch, self._mutant_cls, self._adapters = torch, mutant_torch, {}
-        self._base = TorchAdapter()
-
-    def base(self) -> Any:
-        """The shipped ``TorchAdapter``."""
-        return self._base
-
-    def mutant(self, op: str, eps: float) -> Any:
-        """``mutant_torch(op, eps)()``, one instance per (op, eps)."""
-        key = (op, eps)
-        if key not in self._adapters:
-            self._adapters[key] = self._mutant_cls(op, eps)()
-        return self._adapters[key]
+        super().__init__(TorchAdapter(), mutant_torch)
+        self.torch = torch
 
     def function(self, case: Case, lowering: Mapping[str, Callable[..., Any]]
                  ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -217,19 +213,8 @@ class JaxFramework(Framework):
 
         from benchmarks.mutants import mutant_jax
         from gradconf_adapters.jax_adapter import JaxAdapter  # enables float64 first
-        self.jax, self._mutant_cls, self._adapters = jax, mutant_jax, {}
-        self._base = JaxAdapter()
-
-    def base(self) -> Any:
-        """The shipped ``JaxAdapter``."""
-        return self._base
-
-    def mutant(self, op: str, eps: float) -> Any:
-        """``mutant_jax(op, eps)()``, one instance per (op, eps)."""
-        key = (op, eps)
-        if key not in self._adapters:
-            self._adapters[key] = self._mutant_cls(op, eps)()
-        return self._adapters[key]
+        super().__init__(JaxAdapter(), mutant_jax)
+        self.jax = jax
 
     def function(self, case: Case, lowering: Mapping[str, Callable[..., Any]]
                  ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
