@@ -195,7 +195,14 @@ def test_passing_details_open_on_click(opened: Session) -> None:
     sides = target.locator("table").first
     assert target.evaluate("d => d.open") is False
     expect(sides).to_be_hidden()
-    page.locator(f'table.matrix a.badge[href="#{anchor}"]').click()
+    badge = page.locator(f'table.matrix a.badge[href="#{anchor}"]')
+    expect(badge).to_be_hidden()  # a cell's passes are folded behind their count
+    fold = page.locator("table.matrix details.fold",
+                        has=page.locator(f'a.badge[href="#{anchor}"]'))
+    expect(fold.locator("> summary")).to_contain_text("pass")
+    fold.locator("> summary").click()
+    expect(badge).to_be_visible()
+    badge.click()
     expect(page).to_have_url(f"{opened.url}#{anchor}")
     assert target.evaluate("d => d.open") is False  # navigating does not open it
     target.locator("> summary").click()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,49 @@ def test_frameworks_side_by_side(doc: dict[str, Any], page: str) -> None:
     anchors = ["#" + anchor_of(doc, case="square", check=r["check"], framework=r["framework"])
                for r in square]
     assert sorted(links) == sorted(anchors)
+
+
+def test_matrix_folds_each_cells_passes_behind_their_count(doc: dict[str, Any],
+                                                             page: str) -> None:
+    """Non-pass badges stand in the cell; its passes sit in a closed fold that counts them."""
+    matrix = section(page, "matrix")
+    folds = re.findall(r'<details class="fold"><summary>(.*?)</summary>(.*?)</details>',
+                       matrix, re.S)
+    assert folds, "no folded passes"
+    folded: list[str] = []
+    for summary, inner in folds:
+        hrefs = [str(a["href"]) for t, a in Tags(inner).tags if t == "a"]
+        assert Rows(f"<table><tr><td>{summary}</td></tr></table>").rows == [
+            [f"{len(hrefs)} pass"]]
+        folded += hrefs
+    passing = {f"#r{i}" for i, r in enumerate(doc["records"]) if r["verdict"] == "pass"}
+    assert sorted(folded) == sorted(passing)
+    assert "<details class=\"fold\" open" not in matrix
+    outside = re.sub(r'<details class="fold">.*?</details>', "", matrix, flags=re.S)
+    shown = {str(a["href"]) for t, a in Tags(outside).tags if t == "a" and a.get("class")}
+    assert shown == {f"#r{i}" for i in range(len(doc["records"]))} - passing
+
+
+def test_side_by_side_case_is_open_when_a_framework_fails_it(doc: dict[str, Any]) -> None:
+    # the sample plus a case every framework passes, whose table must start closed
+    calm = [dict(r, case="calm", title="passes everywhere") for r in doc["records"]
+            if r["case"] == "square" and r["check"] == "value"]
+    assert {r["verdict"] for r in calm} == {"pass"} and len(calm) == 2
+    doc = dict(doc, records=doc["records"] + calm)
+    validate(doc)
+    page = render(doc)
+    start = page.index('<h2 id="side-by-side">')
+    cases = re.findall(r'<details class="sbs"( open)?><summary><strong>(.*?)</strong>(.*?)'
+                       r'</summary>', page[start:], re.S)
+    seen: set[str] = set()
+    for is_open, case, summary in cases:
+        verdicts = Counter(r["verdict"] for r in doc["records"]
+                           if r["case"] == case and r.get("kind") != "probe")
+        assert bool(is_open) == any(v in FAILING for v in verdicts), case
+        seen.add(case)
+        for v, n in verdicts.items():
+            assert f"{n} {v}" in summary, (case, summary)
+    assert seen == {"square", "column", "blowup", "hostile-strings", "calm"}
 
 
 def test_probe_matrix_shows_normalised_outcomes(doc: dict[str, Any], page: str) -> None:

@@ -139,6 +139,10 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
         c["other_summary"] = (f"all {next(iter(tally))}" if len(tally) == 1 else
                               ", ".join(f"{n} {v}" for v, n in tally.most_common()))
         c["side_by_side"] = _side_by_side(c, frameworks) if several else []
+        # a case's side-by-side table starts open when some framework fails it
+        c["sbs_tally"] = Counter(r["verdict"] for row in c["side_by_side"]
+                                 for r in row["by"].values())
+        c["sbs_open"] = any(v in FAILING for v in c["sbs_tally"])
     kinds = [k for k in KIND_ORDER if any(k in c["cells"] for c in cases.values())]
     invalid = [r for r in records if r["verdict"] == "invalid"]
     divergences = [r for r in records if r.get("divergence")]
