@@ -523,6 +523,16 @@ def write_plot(doc: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _per_tool_table(rows: list[dict[str, Any]], cell: Callable[[dict[str, Any]], str]
+                    ) -> list[str]:
+    """A Markdown table with a row per size and ``cell(record)`` per tool."""
+    lines = ["| n | " + " | ".join(LABELS[t] for t in TOOLS) + " |",
+             "|---:|" + "---:|" * len(TOOLS)]
+    for r in rows:
+        lines.append(f"| {r['n']:,} | " + " | ".join(cell(r["tools"][t]) for t in TOOLS) + " |")
+    return lines
+
+
 def _fmt_t(s: float | None) -> str:
     if s is None:
         return "—"
@@ -567,19 +577,14 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
         "",
         "## Evaluations and time per check",
         "",
-        "| n | " + " | ".join(LABELS[t] for t in TOOLS) + " |",
-        "|---:|" + "---:|" * len(TOOLS),
     ]
-    for r in rows:
-        cells = []
-        for tool in TOOLS:
-            rec = r["tools"][tool]
-            if rec.get("skipped"):
-                cells.append("skipped")
-            else:
-                bad = "" if rec["verdict"] == "pass" else f" **{rec['verdict']}**"
-                cells.append(f"{rec['evaluations']:,} ev, {_fmt_t(rec['wall_s'])}{bad}")
-        lines.append(f"| {r['n']:,} | " + " | ".join(cells) + " |")
+
+    def cost(rec: dict[str, Any]) -> str:
+        if rec.get("skipped"):
+            return "skipped"
+        bad = "" if rec["verdict"] == "pass" else f" **{rec['verdict']}**"
+        return f"{rec['evaluations']:,} ev, {_fmt_t(rec['wall_s'])}{bad}"
+    lines += _per_tool_table(rows, cost)
     lines += ["", "Every check that ran passed unless marked. Skipped:", ""]
     for r in rows:
         for tool in TOOLS:
@@ -615,16 +620,12 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
         "the process had already freed and reuses does not count, so small figures are "
         "lower bounds; growth is what they show.",
         "",
-        "| n | " + " | ".join(LABELS[t] for t in TOOLS) + " |",
-        "|---:|" + "---:|" * len(TOOLS),
     ]
-    for r in rows:
-        cells = []
-        for tool in TOOLS:
-            rec = r["tools"][tool]
-            mem = None if rec.get("skipped") else rec.get("peak_memory_mb")
-            cells.append("—" if mem is None else f"{mem:,.1f}")
-        lines.append(f"| {r['n']:,} | " + " | ".join(cells) + " |")
+
+    def memory(rec: dict[str, Any]) -> str:
+        mem = None if rec.get("skipped") else rec.get("peak_memory_mb")
+        return "—" if mem is None else f"{mem:,.1f}"
+    lines += _per_tool_table(rows, memory)
     lines += [
         "",
         "## Units: one pass at each size",
