@@ -276,25 +276,30 @@ def test_frameworks_side_by_side(doc: dict[str, Any], page: str) -> None:
     assert sorted(links) == sorted(anchors)
 
 
-def test_matrix_folds_each_cells_passes_behind_their_count(doc: dict[str, Any],
-                                                             page: str) -> None:
-    """Non-pass badges stand in the cell; its passes sit in a closed fold that counts them."""
+def test_matrix_folds_each_cells_non_failing_verdicts_behind_their_counts(
+        doc: dict[str, Any], page: str) -> None:
+    """Failing badges stand in the cell; the others sit in closed folds, one per verdict,
+    whose summaries count them."""
     matrix = section(page, "matrix")
     folds = re.findall(r'<details class="fold"><summary>(.*?)</summary>(.*?)</details>',
                        matrix, re.S)
-    assert folds, "no folded passes"
-    folded: list[str] = []
+    folded: dict[str, str] = {}
     for summary, inner in folds:
         hrefs = [str(a["href"]) for t, a in Tags(inner).tags if t == "a"]
+        verdicts = {doc["records"][int(h[2:])]["verdict"] for h in hrefs}
+        assert len(verdicts) == 1, summary  # one fold per verdict
+        (verdict,) = verdicts
         assert Rows(f"<table><tr><td>{summary}</td></tr></table>").rows == [
-            [f"{len(hrefs)} pass"]]
-        folded += hrefs
-    passing = {f"#r{i}" for i, r in enumerate(doc["records"]) if r["verdict"] == "pass"}
-    assert sorted(folded) == sorted(passing)
+            [f"{len(hrefs)} {verdict}"]]
+        folded.update({h: verdict for h in hrefs})
+    non_failing = {f"#r{i}": r["verdict"] for i, r in enumerate(doc["records"])
+                   if r["verdict"] not in FAILING}
+    assert folded == non_failing
+    assert {"pass", "expected_divergence"} <= set(folded.values())
     assert "<details class=\"fold\" open" not in matrix
     outside = re.sub(r'<details class="fold">.*?</details>', "", matrix, flags=re.S)
     shown = {str(a["href"]) for t, a in Tags(outside).tags if t == "a" and a.get("class")}
-    assert shown == {f"#r{i}" for i in range(len(doc["records"]))} - passing
+    assert shown == {f"#r{i}" for i, r in enumerate(doc["records"]) if r["verdict"] in FAILING}
 
 
 def test_side_by_side_case_is_open_when_a_framework_fails_it(doc: dict[str, Any]) -> None:

@@ -132,6 +132,12 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
         case["cells"][r["kind"] if r["kind"] in KIND_ORDER else "probe"].append(r)
         case["records"].append(r)
         case["failing"] += r["verdict"] in FAILING
+    for c in cases.values():
+        # a matrix cell shows each failing record's badge; the rest fold by verdict
+        c["shown"] = {k: [r for r in rs if r["verdict"] in FAILING] for k, rs in c["cells"].items()}
+        c["folded"] = {k: [(v, grp) for v in VERDICTS if v not in FAILING
+                           for grp in [[r for r in rs if r["verdict"] == v]] if grp]
+                       for k, rs in c["cells"].items()}
     for c in cases.values():  # failing items open on top; the rest folded into one group
         c["failing_records"] = [r for r in c["records"] if r["verdict"] in FAILING]
         c["other_records"] = [r for r in c["records"] if r["verdict"] not in FAILING]
