@@ -78,7 +78,7 @@ def compare(observed: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarr
         finite = np.isfinite(ref)
         if not finite.any():
             continue  # nothing to compare: a golden the note did not print, or no limit
-        bound = _bound(ref, np.asarray(errors.get(name, np.zeros_like(ref))), tol)
+        bound = entry_bound(ref, tol, np.asarray(errors.get(name, np.zeros_like(ref))))
         with np.errstate(all="ignore"):
             diff = np.where(finite, np.abs(obs - ref), 0.0)
             ratio = np.where(finite, diff / np.maximum(bound, 1e-300), -1.0)
@@ -97,7 +97,11 @@ def compare(observed: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarr
     return Comparison(ok, reason, max_abs, max_rel, worst)
 
 
-def _bound(ref: np.ndarray, err: np.ndarray, tol: Mapping[str, float]) -> np.ndarray:
+def entry_bound(ref: np.ndarray, tol: Mapping[str, float],
+                err: np.ndarray | None = None) -> np.ndarray:
+    """Each entry's allowed |obs - ref| (the module's formula); inf where ref is not finite."""
+    if err is None:
+        err = np.zeros_like(ref)
     finite = np.isfinite(ref)
     scale = float(np.abs(ref[finite]).max()) if finite.any() else 0.0
     tiny = np.finfo(np.float64).tiny * 16

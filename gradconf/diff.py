@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +36,9 @@ import numpy as np
 
 from gradconf import SCHEMA_VERSION
 from gradconf.arrays import decode
+from gradconf.compare import entry_bound
 from gradconf.kinds import FAILING
-from gradconf.results import merge
+from gradconf.results import load_schema, merge
 
 CATEGORIES = ("regression", "fix", "behaviour", "drift", "added", "removed")
 DEFAULT_FAIL_ON = ("regression", "behaviour", "removed")
@@ -123,9 +123,9 @@ def _value_drift(base: Mapping[str, Any], cand: Mapping[str, Any]) -> dict[str, 
         both = np.isfinite(old) & np.isfinite(new)
         if not both.any():
             continue
-        scale = float(np.abs(old[both]).max())
-        bound = tol["rtol"] * np.abs(old) + tol["atol"] * scale + np.finfo(np.float64).tiny
-        delta = np.where(both, np.abs(new - old), 0.0)
+        bound = entry_bound(old, tol)
+        with np.errstate(invalid="ignore"):  # inf - inf where neither side is finite
+            delta = np.where(both, np.abs(new - old), 0.0)
         ratio = delta / bound
         i = int(np.argmax(ratio))
         here = {"name": name, "index": [int(j) for j in np.unravel_index(i, old.shape)],
@@ -224,9 +224,7 @@ def _run_info(doc: Mapping[str, Any], frameworks: list[str] | None) -> dict[str,
 
 def schema() -> dict[str, Any]:
     """The committed JSON Schema of a diff document."""
-    text = resources.files("gradconf").joinpath("schema/diff.schema.json").read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+    return load_schema("diff.schema.json")
 
 
 def validate(doc: Mapping[str, Any]) -> None:

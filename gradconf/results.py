@@ -115,11 +115,16 @@ def merge(paths: Iterable[Path]) -> dict[str, Any]:
             "records": records}
 
 
-def schema() -> dict[str, Any]:
-    """The committed JSON Schema of ``results.json``."""
-    text = resources.files("gradconf").joinpath("schema/results.schema.json").read_text("utf-8")
+def load_schema(name: str) -> dict[str, Any]:
+    """A committed JSON Schema from ``gradconf/schema/``."""
+    text = resources.files("gradconf").joinpath(f"schema/{name}").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
+
+
+def schema() -> dict[str, Any]:
+    """The committed JSON Schema of ``results.json``."""
+    return load_schema("results.schema.json")
 
 
 def validate(doc: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ import copy
 import json
 import subprocess
 import sys
+import warnings
 
 import jsonschema
 import pytest
@@ -84,6 +85,10 @@ def test_a_value_moving_past_its_tolerance_is_drift_and_inside_it_is_not():
 def test_drift_ignores_non_finite_entries_and_shape_changes():
     base = record(observed={"x": encode([float("nan"), 1.0])})
     assert classify(base, record(observed={"x": encode([float("nan"), 1.0])}))[0] == "unchanged"
+    inf = record(observed={"x": encode([float("inf"), 1.0])})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inf - inf is skipped, not computed with a warning
+        assert classify(inf, inf)[0] == "unchanged"
     assert classify(base, record(observed={"x": encode([1.0, 1.0, 1.0])}))[0] == "unchanged"
 
 

@@ -7,6 +7,7 @@ loads nothing from the network: styles are inline and there is no script.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import jinja2
@@ -111,6 +112,14 @@ def _probe_rows(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _by_verdict(records: Iterable[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The records grouped by verdict, in the order of VERDICTS."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[r["verdict"]].append(r)
+    return [(v, groups[v]) for v in VERDICTS if v in groups]
+
+
 def view(doc: dict[str, Any]) -> dict[str, Any]:
     """The template's data: counts, the case × check matrix, details per case."""
     records = doc["records"]
@@ -132,13 +141,11 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
         case["cells"][r["kind"] if r["kind"] in KIND_ORDER else "probe"].append(r)
         case["records"].append(r)
         case["failing"] += r["verdict"] in FAILING
-    for c in cases.values():
+    for c in cases.values():  # failing items open on top; the rest folded into one group
         # a matrix cell shows each failing record's badge; the rest fold by verdict
         c["shown"] = {k: [r for r in rs if r["verdict"] in FAILING] for k, rs in c["cells"].items()}
-        c["folded"] = {k: [(v, grp) for v in VERDICTS if v not in FAILING
-                           for grp in [[r for r in rs if r["verdict"] == v]] if grp]
+        c["folded"] = {k: _by_verdict(r for r in rs if r["verdict"] not in FAILING)
                        for k, rs in c["cells"].items()}
-    for c in cases.values():  # failing items open on top; the rest folded into one group
         c["failing_records"] = [r for r in c["records"] if r["verdict"] in FAILING]
         c["other_records"] = [r for r in c["records"] if r["verdict"] not in FAILING]
         tally = Counter(r["verdict"] for r in c["other_records"])
