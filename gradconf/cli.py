@@ -45,6 +45,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from gradconf.diff import diff, load_run, markdown, validate
+    from gradconf.report.html import render_diff
 
     try:
         base, cand = load_run(Path(args.base)), load_run(Path(args.candidate))
@@ -59,6 +60,7 @@ def _diff(args: argparse.Namespace) -> int:
     (out / "diff.json").write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n",
                                    encoding="utf-8")
     (out / "diff.md").write_text(markdown(doc), encoding="utf-8")
+    (out / "diff.html").write_text(render_diff(doc), encoding="utf-8")
     counts = ", ".join(f"{n} {c}" for c, n in doc["summary"].items() if n)
     print(f"gradconf diff: {counts or 'nothing to compare'}")
     for change in doc["changes"]:
@@ -67,7 +69,7 @@ def _diff(args: argparse.Namespace) -> int:
                   f"{change['case']} [{change['framework']}-{change['check']}-"
                   f"{change['dtype']}]: {change['why']}")
     gate = doc["gate"]
-    print(f"gradconf diff: wrote {out / 'diff.json'}, {out / 'diff.md'}; gate "
+    print(f"gradconf diff: wrote {out / 'diff.json'}, {out / 'diff.md'}, {out / 'diff.html'}; gate "
           + ("passed" if gate["passed"] else f"FAILED on {', '.join(gate['failed_on'])}"))
     return 0 if gate["passed"] else 1
 

@@ -233,8 +233,17 @@ def validate(doc: Mapping[str, Any]) -> None:
     jsonschema.Draft202012Validator(schema()).validate(doc)
 
 
-def _versions(info: Mapping[str, Any]) -> str:
-    return ", ".join(f"{f} {v}" for f, v in sorted(info["frameworks"].items())) or "no framework"
+def describe_run(info: Mapping[str, Any]) -> str:
+    """One side of a diff in a line: its framework versions, record count and revision."""
+    versions = ", ".join(f"{f} {v}" for f, v in sorted(info["frameworks"].items()))
+    return (f"{versions or 'no framework'} ({info['records']} records, "
+            f"revision {info['git_revision']})")
+
+
+def sections(doc: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The changes grouped by category, in CATEGORIES order, empty categories left out."""
+    return [(c, rows) for c in CATEGORIES
+            if (rows := [ch for ch in doc["changes"] if ch["category"] == c])]
 
 
 def markdown(doc: Mapping[str, Any]) -> str:
@@ -242,18 +251,13 @@ def markdown(doc: Mapping[str, Any]) -> str:
     gate = doc["gate"]
     verdict = "passed" if gate["passed"] else f"FAILED on {', '.join(gate['failed_on'])}"
     lines = [f"# gradconf diff: gate {verdict}", "",
-             f"Base: {_versions(doc['base'])} ({doc['base']['records']} records, "
-             f"revision {doc['base']['git_revision']}). "
-             f"Candidate: {_versions(doc['candidate'])} ({doc['candidate']['records']} records, "
-             f"revision {doc['candidate']['git_revision']}). "
+             f"Base: {describe_run(doc['base'])}. "
+             f"Candidate: {describe_run(doc['candidate'])}. "
              f"The gate fails on: {', '.join(gate['fail_on']) or 'nothing'}.", "",
              "| " + " | ".join(doc["summary"]) + " |",
              "|" + "---:|" * len(doc["summary"]),
              "| " + " | ".join(str(n) for n in doc["summary"].values()) + " |"]
-    for category in CATEGORIES:
-        rows = [c for c in doc["changes"] if c["category"] == category]
-        if not rows:
-            continue
+    for category, rows in sections(doc):
         lines += ["", f"## {category} ({len(rows)})", "",
                   "| case | framework | check | dtype | base | candidate | why |",
                   "|---|---|---|---|---|---|---|"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -191,6 +192,8 @@ def test_cli_writes_files_and_exits_by_the_gate(tmp_path):
     written = json.loads((tmp_path / "out" / "diff.json").read_text(encoding="utf-8"))
     validate(written)
     assert (tmp_path / "out" / "diff.md").read_text(encoding="utf-8").startswith("# gradconf")
+    assert "Gate FAILED on regression" in (tmp_path / "out" / "diff.html").read_text(
+        encoding="utf-8")
     assert run(str(base), str(base)).returncode == 0
     assert run(str(base), str(cand), "--fail-on", "").returncode == 0
     bad = run(str(base), str(tmp_path / "nowhere.json"))
@@ -201,3 +204,43 @@ def test_every_category_is_documented_in_the_schema():
     from gradconf.diff import CATEGORIES, schema
 
     assert list(schema()["$defs"]["category"]["enum"]) == list(CATEGORIES)
+
+
+# ----------------------------------------------------------------------------- the page
+
+def test_diff_page_shows_the_gate_counts_and_each_change_under_its_category():
+    from test_report import Rows, Tags
+
+    from gradconf.report.html import render_diff
+
+    hostile = "<script>alert(1)</script>"
+    base = doc(record(), record(check="jvp"), probe(), record(case="gone"))
+    cand = doc(record(verdict="mismatch", message=f"worse {hostile}"), record(check="jvp"),
+               probe(error_kind="other"), record(case="new"), version="2.14.1")
+    out = diff(base, cand)
+    page = render_diff(out)
+    names = [t for t, _ in Tags(page).tags]
+    assert page.startswith("<!DOCTYPE html>") and "script" not in names and "link" not in names
+    assert hostile not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Gate FAILED on regression, behaviour, removed" in page
+    assert "Base: torch 2.13.0 (4 records, revision abc)" in page
+    assert "Candidate: torch 2.14.1 (4 records, revision abc)" in page
+    rows = Rows(page).rows
+    assert rows[0] == list(out["summary"]) and rows[1] == [str(n) for n in out["summary"].values()]
+    sections = re.findall(r'<details class="category" id="(\w+)"( open)?>(.*?)</details>',
+                          page, re.S)
+    assert [s[0] for s in sections] == ["regression", "behaviour", "added", "removed"]
+    for category, is_open, inner in sections:
+        assert bool(is_open) == (category in out["gate"]["fail_on"]), category
+        want = [c for c in out["changes"] if c["category"] == category]
+        body = Rows(inner).rows[1:]
+        assert len(body) == len(want)
+        for row, c in zip(body, want, strict=True):
+            assert row[0].startswith(c["case"]) and row[1:4] == [c["framework"], c["check"],
+                                                                   c["dtype"]]
+            assert row[4].startswith(c["base"]["verdict"] if c["base"] else "—")
+            assert row[5].startswith(c["candidate"]["verdict"] if c["candidate"] else "—")
+            assert row[6] == c["why"]
+    calm = render_diff(diff(base, base))
+    assert "Gate passed" in calm and "No item changed." in calm
+    assert "<details" not in calm

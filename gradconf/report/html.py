@@ -7,7 +7,7 @@ loads nothing from the network: styles are inline and there is no script.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jinja2
@@ -171,3 +171,13 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
 def render(doc: dict[str, Any]) -> str:
     """The whole HTML page for a results document."""
     return _env().get_template("index.html.j2").render(**view(doc))
+
+
+def render_diff(doc: Mapping[str, Any]) -> str:
+    """The HTML page of a diff document (``gradconf diff``): the gate, the counts, then
+    every change by category, the gating categories open."""
+    from gradconf.diff import describe_run, sections
+
+    return _env().get_template("diff.html.j2").render(
+        gate=doc["gate"], summary=doc["summary"], sections=sections(doc), colours=COLOURS,
+        runs={"base": describe_run(doc["base"]), "candidate": describe_run(doc["candidate"])})
