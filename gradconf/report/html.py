@@ -1,7 +1,7 @@
-"""Render ``results.json`` into one self-contained HTML page (Jinja2, autoescaped).
+"""Render ``results.json``, and the diff of two runs, as self-contained HTML (Jinja2).
 
-The page is rendered once, at the end of a run, from the JSON (the source of truth). It
-loads nothing from the network: styles are inline and there is no script.
+Each page is rendered once from its JSON (the source of truth), autoescaped. It loads
+nothing from the network: styles are inline and there is no script.
 """
 
 from __future__ import annotations
