@@ -13,7 +13,7 @@ from gradconf.loader import load_paths
 
 def _report(args: argparse.Namespace) -> int:
     from gradconf.report.html import render
-    from gradconf.report.text import summary_markdown
+    from gradconf.report.markdown import summary_markdown
     from gradconf.results import merge, write_results
 
     out = Path(args.results_dir)
@@ -44,8 +44,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from gradconf.diff import diff, load_run, markdown, validate
+    from gradconf.diff import diff, load_run, validate
     from gradconf.report.html import render_diff
+    from gradconf.report.markdown import diff_markdown
 
     try:
         base, cand = load_run(Path(args.base)), load_run(Path(args.candidate))
@@ -59,7 +60,7 @@ def _diff(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "diff.json").write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n",
                                    encoding="utf-8")
-    (out / "diff.md").write_text(markdown(doc), encoding="utf-8")
+    (out / "diff.md").write_text(diff_markdown(doc), encoding="utf-8")
     (out / "diff.html").write_text(render_diff(doc), encoding="utf-8")
     counts = ", ".join(f"{n} {c}" for c, n in doc["summary"].items() if n)
     print(f"gradconf diff: {counts or 'nothing to compare'}")

@@ -244,27 +244,3 @@ def sections(doc: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
     """The changes grouped by category, in CATEGORIES order, empty categories left out."""
     return [(c, rows) for c in CATEGORIES
             if (rows := [ch for ch in doc["changes"] if ch["category"] == c])]
-
-
-def markdown(doc: Mapping[str, Any]) -> str:
-    """The diff for a CI summary: the gate, the counts, then every change by category."""
-    gate = doc["gate"]
-    verdict = "passed" if gate["passed"] else f"FAILED on {', '.join(gate['failed_on'])}"
-    lines = [f"# gradconf diff: gate {verdict}", "",
-             f"Base: {describe_run(doc['base'])}. "
-             f"Candidate: {describe_run(doc['candidate'])}. "
-             f"The gate fails on: {', '.join(gate['fail_on']) or 'nothing'}.", "",
-             "| " + " | ".join(doc["summary"]) + " |",
-             "|" + "---:|" * len(doc["summary"]),
-             "| " + " | ".join(str(n) for n in doc["summary"].values()) + " |"]
-    for category, rows in sections(doc):
-        lines += ["", f"## {category} ({len(rows)})", "",
-                  "| case | framework | check | dtype | base | candidate | why |",
-                  "|---|---|---|---|---|---|---|"]
-        for c in rows:
-            b = c["base"]["verdict"] if c["base"] else "—"
-            n = c["candidate"]["verdict"] if c["candidate"] else "—"
-            why = c["why"].replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| `{c['case']}` | {c['framework']} | {c['check']} | {c['dtype']} "
-                         f"| {b} | {n} | {why} |")
-    return "\n".join(lines) + "\n"

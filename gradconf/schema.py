@@ -8,7 +8,9 @@ by :mod:`gradconf.case` after this.
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -130,19 +132,44 @@ class ProbeSpec(_Strict):
         return (v,) if isinstance(v, str) else v
 
 
+# An outside link as the reports write it: http(s), then nothing that could end an HTML
+# attribute, a Markdown link destination or a code span (results.schema.json has the same).
+LINK_PATTERN = re.compile(r"https?://[^\s\"'<>`\\\x00-\x1f\x7f-\x9f]+")
+
+
+def safe_link(url: object) -> bool:
+    """Whether ``url`` may be written as a link in a report: an http or https URL with a
+    host and no whitespace, control characters, quotes, angle brackets, backtick or
+    backslash."""
+    if not isinstance(url, str) or not LINK_PATTERN.fullmatch(url):
+        return False
+    try:
+        return bool(urlsplit(url).hostname)
+    except ValueError:
+        return False
+
+
 class Divergence(_Strict):
     """A documented difference of one framework from the neutral expectation."""
 
     framework: str = Field(pattern=r"^[a-z0-9_]+$")
     check: tuple[str, ...]   # check ids or globs; one string is accepted
     reason: str = Field(min_length=10)
-    link: str = Field(pattern=r"^https?://\S+$")
+    link: str
     dtypes: tuple[str, ...] | None = None
 
     @field_validator("check", mode="before")
     @classmethod
     def _checks(cls, v: Any) -> Any:
         return (v,) if isinstance(v, str) else v
+
+    @field_validator("link")
+    @classmethod
+    def _link(cls, v: str) -> str:
+        if not safe_link(v):
+            raise ValueError("link must be an http(s) URL with a host and no spaces, quotes, "
+                             "angle brackets, backticks or backslashes")
+        return v
 
     def covers(self, check_id: str) -> bool:
         """Whether ``check_id`` matches one of the ids or globs."""

@@ -13,7 +13,8 @@ import jsonschema
 import pytest
 
 from gradconf.arrays import encode
-from gradconf.diff import classify, diff, load_run, markdown, validate
+from gradconf.diff import classify, diff, load_run, validate
+from gradconf.report.markdown import diff_markdown
 
 TOL = {"rtol": 1e-9, "atol": 1e-9, "oracle_factor": 4.0}
 
@@ -151,7 +152,7 @@ def test_schema_rejects_a_tampered_document():
 
 def test_markdown_lists_changes_and_escapes_table_cells():
     out = diff(doc(record()), doc(record(verdict="mismatch", message="a | b")))
-    text = markdown(out)
+    text = diff_markdown(out)
     assert text.startswith("# gradconf diff: gate FAILED on regression")
     assert "## regression (1)" in text
     assert "| `norm-of-square` | torch | vjp | float64 | pass | mismatch | pass → mismatch: " \

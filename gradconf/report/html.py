@@ -14,6 +14,7 @@ import jinja2
 
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.report.text import array_text, digits_for
+from gradconf.schema import safe_link
 
 KIND_ORDER = ("load", "value", "vjp", "jvp", "jacobian", "hessian", "derivative", "rev_fwd",
               "probe")
@@ -40,6 +41,7 @@ def _env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["arr"] = array_text
     env.filters["num"] = lambda v: "" if v is None else f"{v:.3g}"
+    env.tests["safe_link"] = safe_link  # an outside URL becomes an href only when it holds
     return env
 
 

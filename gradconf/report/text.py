@@ -1,14 +1,13 @@
-"""Plain-text views of records: the pytest failure message and the Markdown summary."""
+"""Plain-text views of records: arrays as text and the pytest failure message (the Markdown
+views are in :mod:`gradconf.report.markdown`)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from gradconf.arrays import decode
-from gradconf.kinds import FAILING, VERDICTS
 
 
 def array_text(encoded: dict[str, Any] | None, digits: int = 6, width: int = 88) -> str:
@@ -66,38 +65,3 @@ def failure_text(rec: dict[str, Any]) -> str:
     where = f" (note {src.get('note')}, {src.get('section')})" if src else ""
     lines.append(f"  case at  : {rec['file']}:{rec['line']}{where}")
     return "\n".join(lines)
-
-
-def summary_markdown(doc: dict[str, Any]) -> str:
-    """A Markdown summary for CI: counts per framework and verdict, then every failure."""
-    records = doc["records"]
-    frameworks = sorted({r["framework"] for r in records})
-    counts = {fw: Counter(r["verdict"] for r in records if r["framework"] == fw)
-              for fw in frameworks}
-    shown = [v for v in VERDICTS if any(counts[fw][v] for fw in frameworks)]
-    env = doc["environment"]
-    out = ["# gradconf conformance summary", "",
-           f"{len(records)} records; " + ", ".join(
-               f"{fw} {env['frameworks'].get(fw, '?')}" for fw in frameworks)
-           + f"; gradconf {env.get('git_revision') or env.get('gradconf')}", "",
-           "| framework | " + " | ".join(shown) + " |",
-           "|---|" + "---|" * len(shown)]
-    for fw in frameworks:
-        out.append(f"| {fw} | " + " | ".join(str(counts[fw][v]) for v in shown) + " |")
-    failing = [r for r in records if r["verdict"] in FAILING]
-    out += ["", f"## Failing ({len(failing)})", ""]
-    out += [f"- `{r.get('nodeid') or r['case']}` **{r['verdict']}**: "
-            f"{_md(r['message'])}" for r in failing] or ["None."]
-    diverging = [r for r in records if r["verdict"] in ("expected_divergence", "stale")]
-    if diverging:
-        out += ["", "## Declared divergences", ""]
-        for r in diverging:
-            d = r.get("divergence") or {}
-            link = f" [link]({d['link']})" if d.get("link") else ""
-            out.append(f"- `{r['case']}` {r['check']} ({r['framework']}, {r['verdict']}): "
-                       f"{_md(d.get('reason', 'no reason recorded'))}{link}")
-    return "\n".join(out) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:300]
