@@ -9,6 +9,7 @@ the loader can point at its line.
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 
 from gradconf.arrays import is_float, result_dtype, round_to
 from gradconf.expr import ExprError, Program, infer_shapes, parse
+from gradconf.intake.limits import DEFAULT, Limits
 from gradconf.ops import OPS, Shape
 from gradconf.schema import ArraySpec, CaseSpec, CheckSpec, Divergence, ProbeSpec, Tolerance
 
@@ -157,25 +159,30 @@ def tangent_for(check: Check, name: str, shape: Shape) -> np.ndarray:
     return materialize(spec, shape, seed)
 
 
-def build(spec: CaseSpec, file: str, line: int) -> Case:
-    """Validate ``spec`` as a whole and resolve it into a :class:`Case`."""
+def build(spec: CaseSpec, file: str, line: int, limits: Limits = DEFAULT) -> Case:
+    """Validate ``spec`` as a whole and resolve it into a :class:`Case`.
+
+    Sizes are checked against ``limits`` before any array of the declared size exists.
+    """
     _check_names(spec)
     known = [*spec.inputs, *spec.constants]
     try:
-        program = parse(spec.function, known)
+        program = parse(spec.function, known, limits)
     except ExprError as exc:
         raise CaseError(exc.message, ("function",), exc.hint, exc.line, exc.col) from None
     sources = {**spec.inputs, **spec.constants}
-    shapes = {n: _shape_of(s, ("inputs" if n in spec.inputs else "constants", n))
+    shapes = {n: _shape_of(s, ("inputs" if n in spec.inputs else "constants", n), limits)
               for n, s in sources.items()}
     try:
         node_shapes = infer_shapes(program, shapes)
     except ExprError as exc:
         raise CaseError(exc.message, ("function",), exc.hint, exc.line, exc.col) from None
+    _check_node_sizes(program, node_shapes, limits)
     wrt = _wrt(spec)
     out_shape = node_shapes[program.output]
     checks = _expand_checks(spec, wrt, shapes, out_shape)
-    probes = _probes(spec, program, wrt)
+    _check_result_sizes(checks, spec, shapes, out_shape, limits)
+    probes = _probes(spec, program, out_shape)
     ids = [c.id for c in checks] + [p.id for p in probes]
     named = {n: node_shapes[i] for n, i in program.names.items()}
     golden = _golden(spec, checks, probes, shapes, out_shape, named)
@@ -197,20 +204,77 @@ def _check_names(spec: CaseSpec) -> None:
         raise CaseError(f"'{sorted(both)[0]}' is both an input and a constant", ("constants",))
 
 
-def _shape_of(spec: ArraySpec, path: Path) -> Shape:
+def _entries(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def _shape_of(spec: ArraySpec, path: Path, limits: Limits) -> Shape:
     if spec.shape is not None:
-        return tuple(spec.shape)
-    try:
-        arr = np.asarray(spec.value, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise CaseError("value is not a rectangular array of numbers", path,
-                        "every row of a nested list needs the same length") from None
+        shape = tuple(spec.shape)
+        if _entries(shape) > limits.entries:
+            raise CaseError(f"shape {list(shape)} has {_entries(shape)} entries, more than "
+                            f"{limits.entries} (limit entries)", (*path, "shape"),
+                            "use a smaller shape, or raise the limit with --limit entries=N")
+        return shape
+    arr = literal_array(spec.value, path)
+    if arr.size == 0:
+        raise CaseError("value is empty: every axis needs a length of at least 1", path)
+    dtype = spec.dtype or "float64"
+    if not is_float(dtype) and not np.array_equal(arr, round_to(arr, dtype)):
+        raise CaseError(f"value does not fit {dtype}: it needs whole numbers in its range",
+                        path)
     return arr.shape
+
+
+def literal_array(value: Any, path: Path) -> np.ndarray:
+    """A literal from a case file as a finite float64 array, or a located CaseError."""
+    if isinstance(value, str | dict | bool):
+        raise CaseError(f"{path[-1]} is not a number or array of numbers", path)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        raise CaseError(f"{path[-1]} is not a rectangular array of numbers", path,
+                        "every row of a nested list needs the same length") from None
+    if not np.isfinite(arr).all():
+        bad = [int(i) for i in np.argwhere(~np.isfinite(arr))[0]] if arr.ndim else []
+        raise CaseError(f"{path[-1]} holds {arr[tuple(bad)]} at {bad}: a case's numbers are "
+                        "finite", path, "NaN and inf are results to observe, not points")
+    return arr
+
+
+def _check_node_sizes(program: Program, node_shapes: list[Shape], limits: Limits) -> None:
+    for node, shape in zip(program.nodes, node_shapes, strict=True):
+        n = _entries(shape)
+        if n > limits.entries:
+            raise CaseError(f"{node.op} makes an array of shape {list(shape)}: {n} entries, "
+                            f"more than {limits.entries} (limit entries)", ("function",),
+                            "", node.line, node.col)
+        if n == 0:
+            raise CaseError(f"{node.op} makes an empty array (shape {list(shape)}): there is "
+                            "nothing to differentiate", ("function",), "", node.line, node.col)
+
+
+def _check_result_sizes(checks: tuple[Check, ...], spec: CaseSpec, shapes: Mapping[str, Shape],
+                        out_shape: Shape, limits: Limits) -> None:
+    """Refuse a jacobian or hessian whose result would exceed ``derivative_entries``."""
+    for check in checks:
+        if check.kind not in ("jacobian", "hessian", "rev_fwd"):
+            continue
+        sizes = result_shapes(check, shapes, out_shape)
+        n = sum(_entries(s) for s in sizes.values())
+        if n > limits.derivative_entries:
+            raise CaseError(f"the {check.kind} check would hold {n} entries, more than "
+                            f"{limits.derivative_entries} (limit derivative_entries)",
+                            ("checks", check.spec_index), "check a vjp or jvp instead, or "
+                            "raise the limit with --limit derivative_entries=N")
 
 
 def _wrt(spec: CaseSpec) -> tuple[str, ...]:
     floats = [n for n, s in spec.inputs.items() if is_float(s.dtype or "float64")]
     wrt = spec.wrt if spec.wrt is not None else tuple(floats)
+    if not wrt and (any(c.kind != "value" for c in spec.checks) or spec.probes):
+        raise CaseError("the case has no floating-point input to differentiate", ("inputs",),
+                        "give an input a float dtype, or name one under wrt")
     for name in wrt:
         if name not in spec.inputs:
             raise CaseError(f"wrt names '{name}', which is not an input", ("wrt",),
@@ -272,14 +336,29 @@ def _one_check(c: CheckSpec, i: int, wrt: tuple[str, ...], shapes: Mapping[str, 
 
 
 def _shaped(spec: Any, shape: Shape, path: Path) -> None:
-    try:
-        materialize(spec, shape)
-    except (ValueError, TypeError) as exc:
-        raise CaseError(f"{path[-1]} {exc}", path,
-                        "use ones, zeros, random, {random: seed} or a literal array") from None
+    """Check a cotangent/tangent spec against ``shape`` without allocating a named one."""
+    hint = "use ones, zeros, random, {random: seed} or a literal array"
+    if isinstance(spec, str) and spec in ("ones", "zeros", "random"):
+        return
+    if isinstance(spec, dict) and set(spec) == {"random"}:
+        seed = spec["random"]
+        if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
+            raise CaseError(f"{path[-1]} seed {seed!r} must be a whole number >= 0", path, hint)
+        return
+    if isinstance(spec, str | dict):
+        raise CaseError(f"{path[-1]} {_brief(spec)} is not a vector spec", path, hint)
+    arr = literal_array(spec, path)
+    if arr.shape != tuple(shape):
+        raise CaseError(f"{path[-1]} has shape {arr.shape}, but should be {tuple(shape)}",
+                        path, hint)
 
 
-def _probes(spec: CaseSpec, program: Program, wrt: tuple[str, ...]) -> tuple[Probe, ...]:
+def _brief(value: Any, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _probes(spec: CaseSpec, program: Program, out_shape: Shape) -> tuple[Probe, ...]:
     out = []
     for i, p in enumerate(spec.probes):
         path: Path = ("probes", i)
@@ -294,6 +373,10 @@ def _probes(spec: CaseSpec, program: Program, wrt: tuple[str, ...]) -> tuple[Pro
         for name in (*p.parts, *([p.input] if p.input else [])):
             if name not in spec.inputs:
                 raise CaseError(f"probe names '{name}', which is not an input", path)
+        _shaped(p.cotangent, out_shape, (*path, "cotangent"))
+        for k, step in enumerate(p.steps):
+            if step != "zero":
+                _shaped(step, out_shape, (*path, "steps", k))
         pid = f"probe-{p.name or p.kind.replace('_', '-')}"
         out.append(Probe(pid, p, i))
     if len({p.id for p in out}) != len(out):
@@ -348,11 +431,12 @@ def _golden(spec: CaseSpec, checks: tuple[Check, ...], probes: tuple[Probe, ...]
             if name not in want:
                 raise CaseError(f"golden for '{key}' names '{name}'; expected {', '.join(want)}",
                                 (*path, name))
+            if isinstance(value, str | dict | bool):
+                raise CaseError(f"golden '{key}' {name} is not a number or array of numbers",
+                                (*path, name))
             try:
-                if isinstance(value, str | dict):
-                    raise ValueError("is not a number or array of numbers")
                 materialize(value, want[name])
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, OverflowError) as exc:
                 raise CaseError(f"golden '{key}' {name} {exc}", (*path, name)) from None
         out[key] = arrays
     return out
@@ -360,6 +444,11 @@ def _golden(spec: CaseSpec, checks: tuple[Check, ...], probes: tuple[Probe, ...]
 
 def _check_divergences(spec: CaseSpec, ids: list[str]) -> None:
     for i, d in enumerate(spec.divergences):
+        for dtype in d.dtypes or ():
+            if dtype not in spec.dtypes:
+                raise CaseError(f"divergence names dtype '{dtype}', which the case does not "
+                                "run", ("divergences", i, "dtypes"),
+                                f"the case's dtypes: {', '.join(spec.dtypes)}")
         for pattern in d.check:
             if not any(fnmatch.fnmatchcase(cid, pattern) for cid in ids):
                 raise CaseError(f"divergence names check '{pattern}', which matches no check",

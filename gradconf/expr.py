@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from gradconf.intake.limits import DEFAULT, Limits
 from gradconf.ops import OPS, Shape, ShapeError, lookup
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
@@ -62,20 +63,43 @@ class Program:
         return {n.op for n in self.nodes if n.op not in ("input", "scalar")}
 
 
-def parse(text: str, known: Sequence[str]) -> Program:
-    """Parse ``text`` reading the names in ``known`` (inputs and constants)."""
+def parse(text: str, known: Sequence[str], limits: Limits = DEFAULT) -> Program:
+    """Parse ``text`` reading the names in ``known`` (inputs and constants), within the
+    size, depth and node-count bounds of ``limits``."""
     # leading newlines stay, so line numbers match the text; a first line's indent goes
     source = text.rstrip().lstrip(" \t")
+    if len(source) > limits.expr_chars:
+        raise ExprError(f"the function has {len(source)} characters, more than "
+                        f"{limits.expr_chars} (limit expr_chars)", 1, 1,
+                        "split the case, or raise the limit with --limit")
     try:
         tree = ast.parse(source, mode="exec")
-        if not tree.body:
-            raise ExprError("the function is empty")
-        return _Builder(text, known).build(tree.body)
     except SyntaxError as exc:
         raise ExprError(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
-    except RecursionError:
+    except (RecursionError, MemoryError):
         raise ExprError("the expression is nested too deeply", 1, 1,
                         "split it into assignments: a = ...; b = a + ...") from None
+    if not tree.body:
+        raise ExprError("the function is empty")
+    _check_tree(tree, limits)
+    return _Builder(text, known).build(tree.body)
+
+
+def _check_tree(tree: ast.Module, limits: Limits) -> None:
+    """Depth and node count of the syntax tree, walked without recursion."""
+    count = 0
+    stack: list[tuple[ast.AST, int]] = [(node, 1) for node in tree.body]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if depth > limits.expr_depth:
+            raise _err(node, f"the expression is nested too deeply: more than "
+                             f"{limits.expr_depth} levels (limit expr_depth)",
+                       "split it into assignments: a = ...; b = a + ...")
+        if count > limits.expr_nodes:
+            raise _err(node, f"the function has more than {limits.expr_nodes} syntax nodes "
+                             "(limit expr_nodes)", "split the case, or raise it with --limit")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 class _Builder:
@@ -140,10 +164,15 @@ class _Builder:
         self.sources.append(e.id)
         return idx
 
-    def _Constant(self, e: ast.Constant) -> int:
-        if isinstance(e.value, bool) or not isinstance(e.value, int | float):
-            raise _err(e, f"constant {e.value!r} is not a number")
-        return self.add(e, "scalar", value=e.value)
+    def _Constant(self, e: ast.Constant, sign: int = 1) -> int:
+        value = e.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _err(e, f"constant {_brief(value)} is not a number")
+        if isinstance(value, int) and abs(value) > 2**53:
+            raise _err(e, "an integer constant above 2**53 has no exact float64 value")
+        if not math.isfinite(value):
+            raise _err(e, "a constant above 1.8e308 is not a finite float64")
+        return self.add(e, "scalar", value=sign * value)
 
     def _BinOp(self, e: ast.BinOp) -> int:
         op = _BINOPS.get(type(e.op))
@@ -158,7 +187,7 @@ class _Builder:
         if not isinstance(e.op, ast.USub):
             raise _err(e, f"unary {type(e.op).__name__} is not part of the language")
         if isinstance(e.operand, ast.Constant) and isinstance(e.operand.value, int | float):
-            return self.add(e, "scalar", value=-e.operand.value)
+            return self._Constant(e.operand, -1)
         return self.add(e, "neg", (self.expr(e.operand),))
 
     def _Attribute(self, e: ast.Attribute) -> int:
@@ -212,6 +241,12 @@ class _Builder:
                            f"keywords: {', '.join(names) or 'none'}")
             attrs[kw.arg] = _literal(kw.value)
         return self.add(e, spec.name, args, attrs)
+
+
+def _brief(value: Any, width: int = 80) -> str:
+    text = str(value) if isinstance(value, BaseException) else repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _arrays(n: int) -> str:
@@ -276,9 +311,9 @@ def infer_shapes(program: Program, shapes: Mapping[str, Shape]) -> list[Shape]:
                 out.append(tuple(rule(*(out[a] for a in node.args), **node.attrs)))
             except ShapeError as exc:
                 raise ExprError(f"{node.op}: {exc}", node.line, node.col) from None
-            except (TypeError, ValueError, IndexError) as exc:
-                raise ExprError(f"{node.op}: arguments it cannot take ({exc})", node.line,
-                                node.col) from None
+            except (TypeError, ValueError, IndexError, ArithmeticError, MemoryError) as exc:
+                raise ExprError(f"{node.op}: arguments it cannot take ({_brief(exc)})",
+                                node.line, node.col) from None
     return out
 
 

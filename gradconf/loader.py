@@ -8,6 +8,8 @@ loaded and every :class:`LoadError`, each rendered as
 from __future__ import annotations
 
 import difflib
+import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -17,7 +19,12 @@ import yaml
 from pydantic import ValidationError
 
 from gradconf.case import Case, CaseError, Path, build
+from gradconf.intake.limits import DEFAULT, Limits
+from gradconf.intake.yamldoc import Lines, YamlLimitError, parse_yaml
 from gradconf.schema import CaseSpec, FileSpec
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -31,9 +38,10 @@ class LoadError:
     hint: str = ""
 
     def __str__(self) -> str:
+        """``file:line: case 'id': message (hint: ...)``, always one line."""
         who = f"case '{self.case_id}': " if self.case_id else ""
         hint = f" (hint: {self.hint})" if self.hint else ""
-        return f"{self.file}:{self.line}: {who}{self.message}{hint}"
+        return _CONTROL.sub(" ", f"{self.file}:{self.line}: {who}{self.message}{hint}")
 
 
 @dataclass
@@ -44,74 +52,41 @@ class LoadResult:
     errors: list[LoadError] = field(default_factory=list)
 
 
-@dataclass
-class _Lines:
-    """Line (1-based) and block style of every value in a YAML document, by path."""
-
-    at: dict[Path, int] = field(default_factory=dict)
-    block: dict[Path, bool] = field(default_factory=dict)
-    duplicates: list[tuple[Path, int]] = field(default_factory=list)
-
-    def line(self, path: Path) -> int:
-        """The line of ``path``, or of its nearest ancestor that has one."""
-        for n in range(len(path), -1, -1):
-            if path[:n] in self.at:
-                return self.at[path[:n]]
-        return 1
-
-
-def _walk(node: yaml.Node, path: Path, lines: _Lines) -> None:
-    lines.at[path] = node.start_mark.line + 1
-    lines.block[path] = isinstance(node, yaml.ScalarNode) and node.style in ("|", ">")
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key, value in node.value:
-            k = key.value
-            if k in seen:
-                lines.duplicates.append(((*path, k), key.start_mark.line + 1))
-            seen.add(k)
-            lines.at[(*path, k)] = key.start_mark.line + 1
-            _walk(value, (*path, k), lines)
-            lines.at[(*path, k)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines)
-
-
-def parse_yaml(text: str) -> tuple[Any, _Lines]:
-    """Safe-load ``text`` and record where each value sits. Raises yaml.YAMLError."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        lines = _Lines()
-        if node is None:
-            return None, lines
-        _walk(node, (), lines)
-        return loader.construct_document(node), lines
-    finally:
-        loader.dispose()
-
-
-def load_paths(paths: Iterable[str | FsPath], root: str | FsPath | None = None) -> LoadResult:
+def load_paths(paths: Iterable[str | FsPath], root: str | FsPath | None = None,
+               limits: Limits = DEFAULT) -> LoadResult:
     """Load every case file under ``paths`` (files or directories of ``*.yaml``)."""
     result = LoadResult()
-    seen: dict[str, str] = {}
-    for file in _files(paths):
-        shown = _relative(file, root)
-        for item in load_file(file, shown):
+    for file in files(paths):
+        for item in load_file(file, _relative(file, root), limits, dedupe=False):
             if isinstance(item, LoadError):
                 result.errors.append(item)
-            elif item.id in seen:
-                result.errors.append(LoadError(shown, item.line, f"duplicate case id (first at "
-                                               f"{seen[item.id]})", item.id,
-                                               "case ids are unique across all case files"))
             else:
-                seen[item.id] = f"{shown}:{item.line}"
                 result.cases.append(item)
+    result.cases, dups = split_duplicates(result.cases)
+    result.errors.extend(dups)
     return result
 
 
-def _files(paths: Iterable[str | FsPath]) -> list[FsPath]:
+def split_duplicates(cases: list[Case]) -> tuple[list[Case], list[LoadError]]:
+    """Cases whose id is unique, and one error per copy of an id used more than once.
+
+    Every copy is refused, whatever the file names: which copy is "the" case cannot
+    depend on the order files sort in, and no record may carry an id another file owns.
+    """
+    where: dict[str, list[Case]] = defaultdict(list)
+    for case in cases:
+        where[case.id].append(case)
+    kept = [c for c in cases if len(where[c.id]) == 1]
+    errors = [LoadError(c.file, c.line, "duplicate case id (also at " + ", ".join(
+        f"{o.file}:{o.line}" for o in where[c.id] if o is not c) + ")", c.id,
+        "case ids are unique across all case files; every copy is invalid until they differ")
+        for c in cases if len(where[c.id]) > 1]
+    return kept, errors
+
+
+def files(paths: Iterable[str | FsPath]) -> list[FsPath]:
+    """The case files under ``paths``: each file named, and ``*.yaml``/``*.yml`` of each
+    directory, sorted."""
     out: list[FsPath] = []
     for p in map(FsPath, paths):
         if p.is_dir():
@@ -128,11 +103,35 @@ def _relative(file: FsPath, root: str | FsPath | None) -> str:
         return file.as_posix()
 
 
-def load_file(file: FsPath, shown: str | None = None) -> list[Case | LoadError]:
-    """Every case of one file, or a LoadError in its place; a broken file is one error."""
+def _read(file: FsPath, limits: Limits) -> str:
+    """The file's text; OSError or YamlLimitError when it cannot or should not be read."""
+    size = file.stat().st_size
+    if size > limits.file_bytes:
+        raise YamlLimitError(1, f"the file has {size} bytes, more than {limits.file_bytes} "
+                             "(limit file_bytes)", "split it into several case files")
+    data = file.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise YamlLimitError(line, f"not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})",
+                             "case files are UTF-8 YAML") from None
+    if "\x00" in text:
+        raise YamlLimitError(text[:text.index("\x00")].count("\n") + 1,
+                             "the file holds a NUL byte: it is not a text file")
+    return text
+
+
+def load_file(file: FsPath, shown: str | None = None, limits: Limits = DEFAULT,
+              dedupe: bool = True) -> list[Case | LoadError]:
+    """Every case of one file, or a LoadError in its place; a broken file is one error.
+
+    With ``dedupe``, cases that share an id within the file are all refused (across files,
+    see :func:`split_duplicates`).
+    """
     shown = shown or file.as_posix()
     try:
-        data, lines = parse_yaml(file.read_text(encoding="utf-8"))
+        data, lines = parse_yaml(_read(file, limits), limits)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -142,8 +141,20 @@ def load_file(file: FsPath, shown: str | None = None) -> list[Case | LoadError]:
             problem += f" ({context} on line {opened.line + 1})"
         return [LoadError(shown, line, f"malformed YAML: {problem}", None,
                           "check indentation and quoting near this line")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return [LoadError(shown, 1, f"cannot read file: {exc}")]
+    except YamlLimitError as exc:
+        return [LoadError(shown, exc.line, exc.message, None, exc.hint)]
+    except OSError as exc:
+        return [LoadError(shown, 1, f"cannot read file: {exc.strerror or exc}")]
+    items = _load_cases(data, lines, shown, limits)
+    if not dedupe:
+        return items
+    cases = [c for c in items if isinstance(c, Case)]
+    _, dups = split_duplicates(cases)
+    dup_at = {(e.case_id, e.line): e for e in dups}
+    return [dup_at.get((i.id, i.line), i) if isinstance(i, Case) else i for i in items]
+
+
+def _load_cases(data: Any, lines: Lines, shown: str, limits: Limits) -> list[Case | LoadError]:
     in_case = {p[1]: (p, line) for p, line in reversed(lines.duplicates)
                if len(p) > 2 and p[0] == "cases" and isinstance(p[1], int)}
     outside = [(p, line) for p, line in lines.duplicates if not (len(p) > 2 and p[1] in in_case)]
@@ -165,14 +176,15 @@ def load_file(file: FsPath, shown: str | None = None) -> list[Case | LoadError]:
             out.append(LoadError(shown, line, f"duplicate key '{path[-1]}'", case_id,
                                  "YAML would silently keep only the last one"))
         elif not isinstance(raw, dict):
+            got = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
             out.append(LoadError(shown, lines.line(("cases", i)), "each entry under cases must "
-                                 f"be a mapping (id:, title:, ...), got {raw!r}"))
+                                 f"be a mapping (id:, title:, ...), got {got}"))
         else:
-            out.append(_load_case(raw, i, lines, shown))
+            out.append(_load_case(raw, i, lines, shown, limits))
     return out
 
 
-def _load_case(raw: Any, i: int, lines: _Lines, shown: str) -> Case | LoadError:
+def _load_case(raw: Any, i: int, lines: Lines, shown: str, limits: Limits) -> Case | LoadError:
     base: Path = ("cases", i)
     case_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
     try:
@@ -180,7 +192,7 @@ def _load_case(raw: Any, i: int, lines: _Lines, shown: str) -> Case | LoadError:
     except ValidationError as exc:
         return _pydantic_error(exc, base, lines, shown, case_id)
     try:
-        return build(spec, shown, lines.line(base))
+        return build(spec, shown, lines.line(base), limits)
     except CaseError as exc:
         line = lines.line((*base, *exc.path))
         if exc.sub_line:
@@ -190,7 +202,7 @@ def _load_case(raw: Any, i: int, lines: _Lines, shown: str) -> Case | LoadError:
         return LoadError(shown, line, exc.message + where, case_id, exc.hint)
 
 
-def _pydantic_error(exc: ValidationError, base: Path, lines: _Lines, shown: str,
+def _pydantic_error(exc: ValidationError, base: Path, lines: Lines, shown: str,
                     case_id: str | None) -> LoadError:
     """The most telling of pydantic's errors: a misspelt field beats the missing one."""
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")

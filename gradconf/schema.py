@@ -38,11 +38,18 @@ class ArraySpec(_Strict):
     value: Any = None
     shape: tuple[int, ...] | None = None
     init: Literal["normal", "uniform", "ones", "zeros"] | None = None
-    seed: int = 0
-    low: float = -1.0
-    high: float = 1.0
-    scale: float = 1.0
+    seed: int = Field(default=0, ge=0)
+    low: float = Field(default=-1.0, allow_inf_nan=False)
+    high: float = Field(default=1.0, allow_inf_nan=False)
+    scale: float = Field(default=1.0, allow_inf_nan=False)
     dtype: str | None = None
+
+    @field_validator("shape")
+    @classmethod
+    def _shape(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if v is not None and any(n < 1 for n in v):
+            raise ValueError(f"shape {list(v)}: every axis needs a length of at least 1")
+        return v
 
     @field_validator("dtype")
     @classmethod
@@ -57,6 +64,8 @@ class ArraySpec(_Strict):
             raise ValueError("give either value or shape (with init), not both or neither")
         if self.shape is not None and self.init is None:
             raise ValueError("a shape needs an init: normal, uniform, ones or zeros")
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
         return self
 
 
@@ -179,9 +188,9 @@ class Divergence(_Strict):
 class Tolerance(_Strict):
     """Per-case tolerance overrides, merged over the per-dtype table."""
 
-    rtol: float | None = Field(default=None, ge=0)
-    atol: float | None = Field(default=None, ge=0)
-    oracle_factor: float | None = Field(default=None, ge=0)
+    rtol: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    atol: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    oracle_factor: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class CaseSpec(_Strict):
@@ -190,7 +199,7 @@ class CaseSpec(_Strict):
     id: str = Field(pattern=SLUG, max_length=80)
     title: str = Field(min_length=1)
     source: Source
-    inputs: dict[str, ArraySpec]
+    inputs: dict[str, ArraySpec] = Field(min_length=1)
     constants: dict[str, ArraySpec] = {}
     function: str = Field(min_length=1)
     wrt: tuple[str, ...] | None = None
@@ -235,6 +244,9 @@ class CaseSpec(_Strict):
                 out.append({"kind": item})
             elif isinstance(item, dict) and len(item) == 1 and "kind" not in item:
                 (kind, params), = item.items()
+                if params is not None and not isinstance(params, dict):
+                    raise ValueError(f"check '{kind}' takes a mapping of parameters, "
+                                     f"e.g. '- {kind}: {{name: ...}}'")
                 out.append({"kind": kind, **(params or {})})
             else:
                 out.append(item)

@@ -193,28 +193,37 @@ def test_duplicate_yaml_key_loses_only_its_case(load_text):
 
 # ---------------------------------------------------------------- ids across files
 
-def test_duplicate_id_within_one_file(tmp_path):
+def test_duplicate_id_within_one_file_refuses_both_copies(tmp_path):
     (tmp_path / "cases").mkdir()
     (tmp_path / "cases" / "a.yaml").write_text(many(GOOD, GOOD.replace("x**2", "x**3")))
     result = load_paths([tmp_path / "cases"], root=tmp_path)
-    assert [(c.id, c.line) for c in result.cases] == [("good", 2)]
-    assert result.cases[0].program.text == "sum(x**2)"
+    assert result.cases == []
+    hint = "(hint: case ids are unique across all case files; every copy is invalid until " \
+           "they differ)"
     assert [str(e) for e in result.errors] == [
-        "cases/a.yaml:9: case 'good': duplicate case id (first at cases/a.yaml:2) "
-        "(hint: case ids are unique across all case files)"]
+        f"cases/a.yaml:2: case 'good': duplicate case id (also at cases/a.yaml:9) {hint}",
+        f"cases/a.yaml:9: case 'good': duplicate case id (also at cases/a.yaml:2) {hint}"]
 
 
-def test_duplicate_id_across_files_names_the_first(tmp_path):
+@pytest.mark.parametrize("names", [("a.yaml", "b.yaml"), ("z.yaml", "b.yaml")])
+def test_duplicate_id_across_files_refuses_every_copy_whatever_the_file_order(tmp_path, names):
     (tmp_path / "cases").mkdir()
-    (tmp_path / "cases" / "a.yaml").write_text(many(GOOD))
-    (tmp_path / "cases" / "b.yaml").write_text(
+    (tmp_path / "cases" / names[0]).write_text(many(GOOD))
+    (tmp_path / "cases" / names[1]).write_text(
         "topic: second\n" + many(GOOD.replace("good", "other"), GOOD))
     result = load_paths([tmp_path / "cases"], root=tmp_path)
-    assert [(c.id, c.file) for c in result.cases] == [("good", "cases/a.yaml"),
-                                                      ("other", "cases/b.yaml")]
-    assert [str(e) for e in result.errors] == [
-        "cases/b.yaml:10: case 'good': duplicate case id (first at cases/a.yaml:2) "
-        "(hint: case ids are unique across all case files)"]
+    assert [(c.id, c.file) for c in result.cases] == [("other", f"cases/{names[1]}")]
+    assert sorted(str(e).split(" (hint")[0] for e in result.errors) == sorted([
+        f"cases/{names[0]}:2: case 'good': duplicate case id (also at cases/{names[1]}:10)",
+        f"cases/{names[1]}:10: case 'good': duplicate case id (also at cases/{names[0]}:2)"])
+
+
+def test_in_file_and_cross_file_duplicates_are_counted_together(tmp_path):
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "a.yaml").write_text(many(GOOD, GOOD))
+    (tmp_path / "cases" / "b.yaml").write_text(many(GOOD))
+    result = load_paths([tmp_path / "cases"], root=tmp_path)
+    assert result.cases == [] and len(result.errors) == 3
 
 
 # ---------------------------------------------------------------- shipped cases and the CLI
