@@ -1,14 +1,38 @@
-"""Command line: ``python -m gradconf report``, ``check`` and ``diff``."""
+"""Command line: ``python -m gradconf report``, ``check`` and ``diff``.
+
+Exit codes, the same for every command: 0 clean; 1 failures found (a failing record with
+``report --strict``, an incomplete run, a case file that does not load, a failed gate);
+2 usage or input error (a bad argument, a path that does not exist, a stream or document
+that cannot be trusted); 3 gradconf itself failed (a bug: the one line says so). No
+command prints a traceback unless ``GRADCONF_DEBUG=1`` is set.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from gradconf.intake import InputError
 from gradconf.kinds import FAILING
-from gradconf.loader import load_paths
+
+OK, FAILED, USAGE, INTERNAL = 0, 1, 2, 3
+EXIT_CODES = """exit codes:
+  0  clean
+  1  failures found: a failing record (report --strict), an incomplete run (report,
+     diff), a case file that does not load (check), a failed gate (diff)
+  2  usage or input error: a bad argument, a missing path, a stream or results document
+     that cannot be trusted (corrupt, torn in the middle, another schema version)
+  3  gradconf itself failed (a bug; GRADCONF_DEBUG=1 shows the traceback)"""
+
+
+def _say(message: str) -> None:
+    print(f"gradconf: {message}", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -17,44 +41,57 @@ def _report(args: argparse.Namespace) -> int:
     from gradconf.results import merge, write_results
 
     out = Path(args.results_dir)
+    if not out.is_dir():
+        raise InputError(str(out), "no such directory", "run the cases first")
     parts = sorted(out.glob("*.jsonl"))
     if not parts:
-        print(f"gradconf: no *.jsonl results in {out}/ (run the cases first)", file=sys.stderr)
-        return 2
-    doc = merge(parts)
+        raise InputError(str(out), "no *.jsonl results in this directory", "run the cases first")
+    doc = merge(parts, expect=_names(args.expect))
     write_results(doc, out / "results.json")
     (out / "index.html").write_text(render(doc), encoding="utf-8")
     (out / "summary.md").write_text(summary_markdown(doc), encoding="utf-8")
     counts = ", ".join(f"{n} {v}" for v, n in doc["summary"]["verdicts"].items())
     print(f"gradconf: {doc['summary']['total']} records from {len(parts)} file(s): {counts}")
     print(f"gradconf: wrote {out / 'results.json'}, {out / 'index.html'}, {out / 'summary.md'}")
+    code = OK
+    for fw, run in doc["runs"].items():
+        for reason in [*run["problems"], *run["incomplete"]]:
+            _say(f"{fw} run incomplete: {reason}")
+            code = FAILED
+        for nodeid in run["missing"]:
+            _say(f"{fw}: never finished: {nodeid}")
     failing = sum(n for v, n in doc["summary"]["verdicts"].items() if v in FAILING)
     if failing and args.strict:
-        print(f"gradconf: {failing} failing record(s); see {out / 'summary.md'}", file=sys.stderr)
-        return 1
-    return 0
+        _say(f"{failing} failing record(s); see {out / 'summary.md'}")
+        code = FAILED
+    return code
 
 
 def _check(args: argparse.Namespace) -> int:
-    result = load_paths(args.paths)
+    from gradconf.intake.limits import from_env
+    from gradconf.loader import files, load_paths
+
+    for path in args.paths:
+        if not Path(path).exists():
+            raise InputError(path, "no such file or directory")
+    if not files(args.paths):
+        raise InputError(" ".join(args.paths), "no *.yaml or *.yml case files here")
+    result = load_paths(args.paths, limits=from_env(args.limit))
     for err in result.errors:
         print(err)
     print(f"gradconf: {len(result.cases)} case(s) loaded, {len(result.errors)} error(s)")
-    return 1 if result.errors else 0
+    return FAILED if result.errors else OK
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from gradconf.diff import diff, load_run, validate
+    from gradconf.diff import diff, validate
+    from gradconf.intake.streams import load_document
     from gradconf.report.html import render_diff
     from gradconf.report.markdown import diff_markdown
 
-    try:
-        base, cand = load_run(Path(args.base)), load_run(Path(args.candidate))
-        doc = diff(base, cand, args.framework or None, args.fail_on.split(",")
-                   if args.fail_on else ())
-    except ValueError as exc:
-        print(f"gradconf diff: {exc}", file=sys.stderr)
-        return 2
+    base, cand = load_document(Path(args.base)), load_document(Path(args.candidate))
+    doc = diff(base, cand, _names(args.framework) or None,
+               [c.strip() for c in args.fail_on.split(",") if c.strip()])
     validate(doc)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,43 +100,85 @@ def _diff(args: argparse.Namespace) -> int:
     (out / "diff.md").write_text(diff_markdown(doc), encoding="utf-8")
     (out / "diff.html").write_text(render_diff(doc), encoding="utf-8")
     counts = ", ".join(f"{n} {c}" for c, n in doc["summary"].items() if n)
-    print(f"gradconf diff: {counts or 'nothing to compare'}")
+    print(f"gradconf diff: {counts}")
+    gate = doc["gate"]
+    for reason in gate["incomplete"]:
+        print(f"  incomplete: {reason}")
     for change in doc["changes"]:
-        if change["category"] in doc["gate"]["fail_on"]:
+        if change["category"] in gate["fail_on"]:
             print(f"  {change['category']}: {change['file']}:{change['line']}: "
                   f"{change['case']} [{change['framework']}-{change['check']}-"
                   f"{change['dtype']}]: {change['why']}")
-    gate = doc["gate"]
     print(f"gradconf diff: wrote {out / 'diff.json'}, {out / 'diff.md'}, {out / 'diff.html'}; gate "
           + ("passed" if gate["passed"] else f"FAILED on {', '.join(gate['failed_on'])}"))
-    return 0 if gate["passed"] else 1
+    return OK if gate["passed"] else FAILED
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``gradconf`` command."""
-    parser = argparse.ArgumentParser(prog="gradconf", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("report", help="merge <dir>/*.jsonl into results.json, index.html, "
-                                        "summary.md")
+def _names(values: Sequence[str]) -> list[str]:
+    """Repeated and comma-separated names, in order, once each."""
+    return list(dict.fromkeys(n.strip() for v in values for n in v.split(",") if n.strip()))
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``gradconf`` argument parser (its ``--help`` lists the exit codes)."""
+    top = argparse.ArgumentParser(prog="gradconf", description=__doc__.splitlines()[0],
+                                  epilog=EXIT_CODES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, epilog=EXIT_CODES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+
+    rep = command("report", "merge <dir>/*.jsonl into results.json, index.html, summary.md; "
+                            "exit 1 when a run is incomplete")
     rep.add_argument("--results-dir", default="reports")
     rep.add_argument("--strict", action="store_true",
                      help="exit 1 if any record has a failing verdict")
+    rep.add_argument("--expect", action="append", default=[], metavar="FRAMEWORK[,...]",
+                     help="frameworks that must have a stream; one without is an incomplete "
+                          "run (repeatable)")
     rep.set_defaults(func=_report)
-    chk = sub.add_parser("check", help="load case files and print every problem, located")
+    chk = command("check", "load case files and print every problem, located")
     chk.add_argument("paths", nargs="*", default=["cases"])
+    chk.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                     help="raise or lower a load limit (repeatable; see cases/README.md)")
     chk.set_defaults(func=_check)
-    dif = sub.add_parser("diff", help="compare two runs; exit 1 when the gate fails",
-                         description="Compare a base run with a candidate run (results.json, "
-                                     "a *.jsonl stream, or a directory of streams).")
+    dif = command("diff", "compare two runs; exit 1 when the gate fails",
+                  description="Compare a base run with a candidate run (results.json, a "
+                              "*.jsonl stream, or a directory of streams).")
     dif.add_argument("base")
     dif.add_argument("candidate")
     dif.add_argument("--framework", action="append", default=[],
                      help="compare this framework only (repeatable)")
     dif.add_argument("--fail-on", default="regression,behaviour,removed",
                      help="comma-separated categories that fail the gate: regression, fix, "
-                          "behaviour, drift, added, removed (default: %(default)s; '' for none)")
-    dif.add_argument("--out", default="reports/diff", help="where diff.json and diff.md go")
+                          "behaviour, drift, added, removed (default: %(default)s; '' for "
+                          "none); an incomplete run always fails it")
+    dif.add_argument("--out", default="reports/diff", help="where diff.json, diff.md and "
+                                                            "diff.html go")
     dif.set_defaults(func=_diff)
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gradconf`` command: the exit code (see :data:`EXIT_CODES`)."""
+    args = parser().parse_args(argv)  # usage errors exit 2 here, with the usage line
+    try:
+        code: int = args.func(args)
+    except InputError as exc:
+        _say(str(exc))
+        return USAGE
+    except OSError as exc:
+        _say(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        return USAGE
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+    except Exception as exc:
+        if os.environ.get("GRADCONF_DEBUG"):
+            traceback.print_exc()
+        _say(f"internal error: {type(exc).__name__}: {exc} (a gradconf bug; "
+             "GRADCONF_DEBUG=1 shows the traceback)")
+        return INTERNAL
     return code

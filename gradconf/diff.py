@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -37,8 +36,9 @@ import numpy as np
 from gradconf import SCHEMA_VERSION
 from gradconf.arrays import decode
 from gradconf.compare import entry_bound
+from gradconf.intake import InputError
 from gradconf.kinds import FAILING
-from gradconf.results import load_schema, merge
+from gradconf.results import load_schema
 
 CATEGORIES = ("regression", "fix", "behaviour", "drift", "added", "removed")
 DEFAULT_FAIL_ON = ("regression", "behaviour", "removed")
@@ -46,30 +46,13 @@ DEFAULT_FAIL_ON = ("regression", "behaviour", "removed")
 Key = tuple[str, str, str, str]
 
 
-# ----------------------------------------------------------------------------- loading
-
-
-def load_run(path: Path) -> dict[str, Any]:
-    """A results document from ``results.json``, one ``*.jsonl`` stream, or a directory of
-    streams (merged as ``gradconf report`` would)."""
-    if path.is_dir():
-        parts = sorted(path.glob("*.jsonl"))
-        if not parts:
-            raise ValueError(f"{path}: no results.json and no *.jsonl in this directory")
-        return merge(parts)
-    if path.suffix == ".jsonl":
-        return merge([path])
-    try:
-        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable results document ({exc})") from None
-    if not isinstance(doc, dict) or "records" not in doc:
-        raise ValueError(f"{path}: not a results document (no 'records')")
-    return doc
+# ----------------------------------------------------------------------------- indexing
 
 
 def _key(rec: Mapping[str, Any]) -> Key:
-    return (rec["case"], rec["framework"], rec["check"], rec["dtype"])
+    """An item's identity across runs; a case that did not load is identified by where."""
+    check = rec["check"] if rec["kind"] != "load" else f"load@{rec['file']}:{rec['line']}"
+    return (rec["case"], rec["framework"], check, rec["dtype"])
 
 
 def _index(doc: Mapping[str, Any], frameworks: Iterable[str] | None,
@@ -81,9 +64,38 @@ def _index(doc: Mapping[str, Any], frameworks: Iterable[str] | None,
             continue
         key = _key(rec)
         if key in out:
-            raise ValueError(f"the {side} run has two records of {key[0]} "
-                             f"[{key[1]}-{key[2]}-{key[3]}] (streams of two runs merged?)")
+            raise InputError(f"the {side} run", f"two records of {key[0]} "
+                             f"[{key[1]}-{key[2]}-{key[3]}]", "streams of two runs merged?")
         out[key] = rec
+    return out
+
+
+def _frameworks(doc: Mapping[str, Any]) -> set[str]:
+    """The frameworks a results document ran (a run with no record still counts)."""
+    return {r["framework"] for r in doc["records"]} | {
+        fw for fw, run in (doc.get("runs") or {}).items() if run.get("stream")}
+
+
+def _incomplete(base: Mapping[str, Any], cand: Mapping[str, Any],
+                frameworks: list[str]) -> list[str]:
+    """Why the comparison is not whole: a compared framework's run that did not finish
+    (its missing items named), or one that a side does not have at all."""
+    out = []
+    for side, doc in (("base", base), ("candidate", cand)):
+        runs = doc.get("runs") or {}
+        for fw in frameworks:
+            run = runs.get(fw)
+            if run is None:
+                out.append(f"{side}: no run of {fw}")
+                continue
+            reasons = [*run["incomplete"], *run["problems"]]
+            if not reasons:
+                continue
+            shown = run["missing"][:10]
+            more = run["missing_count"] - len(shown)
+            named = ("; never finished: " + ", ".join(shown) + (f" and {more} more" if more
+                                                                  else "")) if shown else ""
+            out.append(f"{side} {fw} incomplete: {'; '.join(reasons)}{named}")
     return out
 
 
@@ -171,8 +183,18 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
     fail_on = tuple(fail_on)
     unknown = sorted(set(fail_on) - set(CATEGORIES))
     if unknown:
-        raise ValueError(f"unknown categories {unknown}; choose from {', '.join(CATEGORIES)}")
+        raise InputError("--fail-on", f"unknown categories {unknown}",
+                         f"choose from {', '.join(CATEGORIES)}, or '' for none")
     frameworks = list(frameworks) if frameworks else None
+    present = _frameworks(base) | _frameworks(cand)
+    for fw in frameworks or ():
+        if fw not in present:
+            raise InputError("--framework", f"neither run has {fw!r}",
+                             f"the runs have: {', '.join(sorted(present)) or 'nothing'}")
+    compared = frameworks or sorted(present)
+    if not compared:
+        raise InputError("diff", "both runs are empty: nothing to compare")
+    incomplete = _incomplete(base, cand, compared)
     ib, ic = _index(base, frameworks, "base"), _index(cand, frameworks, "candidate")
     changes: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
@@ -198,13 +220,14 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
     order = {c: i for i, c in enumerate(CATEGORIES)}
     changes.sort(key=lambda ch: (order[ch["category"]], ch["file"] or "", ch["case"],
                                  ch["framework"], ch["check"], ch["dtype"]))
-    failing = [c for c in fail_on if counts[c]]
+    failing = [c for c in fail_on if counts[c]] + (["incomplete"] if incomplete else [])
     return {
         "schema_version": SCHEMA_VERSION,
         "base": _run_info(base, frameworks), "candidate": _run_info(cand, frameworks),
         "frameworks": frameworks,
         "summary": {c: counts[c] for c in (*CATEGORIES, "unchanged")},
-        "gate": {"fail_on": list(fail_on), "passed": not failing, "failed_on": failing},
+        "gate": {"fail_on": list(fail_on), "passed": not failing, "failed_on": failing,
+                 "incomplete": incomplete},
         "changes": changes,
     }
 

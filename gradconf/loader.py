@@ -23,7 +23,6 @@ from gradconf.intake.limits import DEFAULT, Limits
 from gradconf.intake.yamldoc import Lines, YamlLimitError, parse_yaml
 from gradconf.schema import CaseSpec, FileSpec
 
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -77,11 +76,22 @@ def split_duplicates(cases: list[Case]) -> tuple[list[Case], list[LoadError]]:
     for case in cases:
         where[case.id].append(case)
     kept = [c for c in cases if len(where[c.id]) == 1]
-    errors = [LoadError(c.file, c.line, "duplicate case id (also at " + ", ".join(
-        f"{o.file}:{o.line}" for o in where[c.id] if o is not c) + ")", c.id,
-        "case ids are unique across all case files; every copy is invalid until they differ")
-        for c in cases if len(where[c.id]) > 1]
-    return kept, errors
+    return kept, [duplicate_error(c, where[c.id]) for c in cases if len(where[c.id]) > 1]
+
+
+def duplicate_error(case: Case, copies: list[Case]) -> LoadError:
+    """The error of one copy of a case id that ``copies`` (all of them) share."""
+    others = ", ".join(f"{o.file}:{o.line}" for o in copies if o is not case)
+    return LoadError(case.file, case.line, f"duplicate case id (also at {others})", case.id,
+                     "case ids are unique across all case files; every copy is invalid "
+                     "until they differ")
+
+
+def dedupe_in_file(items: list[Case | LoadError]) -> list[Case | LoadError]:
+    """One file's items with every copy of an id used twice in it replaced by its error."""
+    _, dups = split_duplicates([c for c in items if isinstance(c, Case)])
+    dup_at = {(e.case_id, e.line): e for e in dups}
+    return [dup_at.get((i.id, i.line), i) if isinstance(i, Case) else i for i in items]
 
 
 def files(paths: Iterable[str | FsPath]) -> list[FsPath]:
@@ -146,12 +156,7 @@ def load_file(file: FsPath, shown: str | None = None, limits: Limits = DEFAULT,
     except OSError as exc:
         return [LoadError(shown, 1, f"cannot read file: {exc.strerror or exc}")]
     items = _load_cases(data, lines, shown, limits)
-    if not dedupe:
-        return items
-    cases = [c for c in items if isinstance(c, Case)]
-    _, dups = split_duplicates(cases)
-    dup_at = {(e.case_id, e.line): e for e in dups}
-    return [dup_at.get((i.id, i.line), i) if isinstance(i, Case) else i for i in items]
+    return dedupe_in_file(items) if dedupe else items
 
 
 def _load_cases(data: Any, lines: Lines, shown: str, limits: Limits) -> list[Case | LoadError]:

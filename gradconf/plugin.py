@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections import defaultdict
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ import pytest
 
 from gradconf.adapter import Adapter, installed, load_adapter
 from gradconf.case import Case, Check, Probe
+from gradconf.intake import InputError
+from gradconf.intake.limits import Limits, from_env
 from gradconf.kinds import FAILING, NOT_RUN
-from gradconf.loader import LoadError, load_file
+from gradconf.loader import LoadError, dedupe_in_file, duplicate_error, load_file
 from gradconf.report.text import failure_text
 from gradconf.results import JsonlWriter, environment
 from gradconf.runner import invalid_record, run_check, run_probe
@@ -32,7 +35,8 @@ from gradconf.watchdog import Watchdog, read_reason
 
 RECORD = "gradconf_record"
 _ADAPTERS: dict[str, Adapter] = {}
-_SEEN_IDS = pytest.StashKey[dict[str, str]]()
+_CASE_SITES = pytest.StashKey[dict[str, list[Case]]]()
+_LIMITS = pytest.StashKey[Limits]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,6 +55,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="end a check's process when its resident memory passes this many MB; "
                          "with -n the check is recorded as a crash and the run goes on "
                          "(default 8192; 0 turns it off)")
+    group.addoption("--limit", action="append", default=[], metavar="NAME=VALUE",
+                    help="raise or lower a load limit for case files (repeatable; names and "
+                         "defaults in cases/README.md)")
 
 
 def _framework(config: pytest.Config) -> str:
@@ -96,25 +103,54 @@ class CaseFile(pytest.File):
     """One case file: its cases' items, or invalid items for what did not load."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        """Items in file order; a duplicate id (across files) is an invalid item."""
+        """Items in file order; what did not load is an invalid item, never a collection
+        error (which would stop the whole run)."""
         fw = adapter_for(self.config).name
-        seen = self.config.stash.setdefault(_SEEN_IDS, {})
-        shown = self.nodeid.split("::")[0]
-        for loaded in load_file(self.path, shown):
-            if isinstance(loaded, LoadError):
-                yield InvalidItem.from_parent(self, name=_invalid_name(loaded, fw), error=loaded)
-            elif loaded.id in seen:
-                err = LoadError(shown, loaded.line, f"duplicate case id (first at "
-                                f"{seen[loaded.id]})", loaded.id,
-                                "case ids are unique across all case files")
-                yield InvalidItem.from_parent(self, name=_invalid_name(err, fw), error=err)
+        shown = self.nodeid.rpartition("::")[0] or self.nodeid
+        try:
+            loaded = load_file(self.path, shown, self.config.stash[_LIMITS], dedupe=False)
+        except Exception as exc:  # a loader bug must not cost the other files their run
+            err = LoadError(shown, 1, f"gradconf could not load this file: "
+                            f"{type(exc).__name__}: {exc}", None, "this is a gradconf bug; "
+                            "please report it with the file")
+            yield InvalidItem.from_parent(self, name=_invalid_name(err, fw), error=err)
+            return
+        sites: dict[str, list[Case]] = self.config.stash.setdefault(_CASE_SITES,
+                                                                     defaultdict(list))
+        for item in dedupe_in_file(loaded):
+            if isinstance(item, LoadError):
+                yield InvalidItem.from_parent(self, name=_invalid_name(item, fw), error=item)
             else:
-                seen[loaded.id] = f"{shown}:{loaded.line}"
-                yield from _items(self, loaded, fw)
+                sites[item.id].append(item)
+                yield from _items(self, item, fw)
 
 
 def _invalid_name(err: LoadError, fw: str) -> str:
     return f"{err.case_id or f'line-{err.line}'}[{fw}-invalid-L{err.line}]"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A case id used in more than one file refuses every copy (whatever the file order):
+    each copy's items become one invalid item located at it."""
+    sites = config.stash.get(_CASE_SITES, {})
+    if not any(len(cases) > 1 for cases in sites.values()):
+        return
+    kept: list[pytest.Item] = []
+    done: set[tuple[str, int]] = set()
+    for item in items:
+        case = getattr(item, "case", None)
+        if not isinstance(item, _RecordItem) or case is None or len(sites[case.id]) < 2:
+            kept.append(item)
+            continue
+        if (case.file, case.line) in done:
+            continue
+        done.add((case.file, case.line))
+        err = duplicate_error(case, sites[case.id])
+        fw = adapter_for(config).name
+        assert item.parent is not None
+        kept.append(InvalidItem.from_parent(item.parent, name=_invalid_name(err, fw), error=err))
+    items[:] = kept
 
 
 def _items(parent: CaseFile, case: Case, fw: str) -> Iterator[pytest.Item]:
@@ -222,9 +258,17 @@ class InvalidItem(pytest.Item):
 # ---------------------------------------------------------------- writing records
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker; the record writer where records arrive, the watchdog where
-    checks run."""
+    """Check the options; register the marker, the record writer where records arrive and
+    the watchdog where checks run."""
     config.addinivalue_line("markers", "gradconf: an item generated from a case file")
+    try:
+        config.stash[_LIMITS] = from_env(config.getoption("limit"))
+    except InputError as exc:
+        raise pytest.UsageError(f"gradconf: {exc}") from None
+    if config.getoption("repeat") < 1:
+        raise pytest.UsageError("gradconf: --repeat must be at least 1")
+    if config.getoption("max_rss_mb") < 0:
+        raise pytest.UsageError("gradconf: --max-rss-mb must be 0 (off) or positive")
     if _is_controller(config):
         shutil.rmtree(_lost_dir(config), ignore_errors=True)
         config.pluginmanager.register(RecordWriter(config), "gradconf-record-writer")
@@ -266,15 +310,19 @@ class ItemGuard:
 
 
 class RecordWriter:
-    """Writes each record to ``<results-dir>/<framework>.jsonl`` as its report arrives.
+    """Writes ``<results-dir>/<framework>.jsonl``: the manifest of collected items, each
+    record as its report arrives (making one for a crash, a timeout or a collection error),
+    and an end line when the session finishes.
 
-    The file is opened (and truncated) when the first record arrives, so a run of the
-    suite's own tests never touches a report.
+    The file is opened (and truncated) when the first case item is collected, so a run of
+    the suite's own tests never touches a report.
     """
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.writer: JsonlWriter | None = None
+        self.manifest_written = False
+        self.collection_errors: set[str] = set()
 
     def _open(self) -> JsonlWriter:
         if self.writer is None:
@@ -283,6 +331,37 @@ class RecordWriter:
             env = environment(adapter.name, adapter.version(), Path(self.config.rootpath))
             self.writer = JsonlWriter(path, env)
         return self.writer
+
+    def _manifest(self, nodeids: list[str]) -> None:
+        ids = [n for n in nodeids if _is_case_node(n)]
+        if ids and not self.manifest_written:
+            self.manifest_written = True
+            self._open().manifest(ids)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Without xdist: the manifest of the items this process collected."""
+        self._manifest([item.nodeid for item in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """With xdist: the manifest of the first worker's collection (all are the same)."""
+        self._manifest(list(ids))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A file that failed to collect: counted (the run is incomplete) and, for a case
+        file, recorded as invalid at its path."""
+        if not report.failed or report.nodeid in self.collection_errors:
+            return
+        self.collection_errors.add(report.nodeid)
+        path = report.nodeid.rpartition("::")[0] or report.nodeid
+        if path.endswith((".yaml", ".yml")):
+            adapter = adapter_for(self.config)
+            text = str(report.longrepr).strip().splitlines()
+            rec = invalid_record(path, 1, None, f"collection failed: "
+                                 f"{text[-1] if text else 'no message'}", adapter.name,
+                                 adapter.version())
+            rec["nodeid"] = report.nodeid
+            self._open().write(rec)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -297,20 +376,21 @@ class RecordWriter:
                 rec.update(verdict=reason["verdict"], message=reason["message"])
             self._open().write(rec)
 
-    def pytest_sessionfinish(self) -> None:
-        """Close the stream."""
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        """The end line, then close the stream."""
         if self.writer is not None:
+            self.writer.end(int(exitstatus), len(self.collection_errors))
             self.writer.close()
 
 
 def _is_case_node(nodeid: str) -> bool:
-    path = nodeid.split("::")[0]
-    return path.endswith((".yaml", ".yml")) and "[" in nodeid
+    path, _, name = nodeid.rpartition("::")
+    return path.endswith((".yaml", ".yml")) and name.endswith("]")
 
 
 def _lost_record(report: pytest.TestReport, adapter: Adapter) -> dict[str, Any]:
     """A record for an item that produced none: its worker died, it timed out, or it broke."""
-    path, _, name = report.nodeid.partition("::")
+    path, _, name = report.nodeid.rpartition("::")
     case_id, _, params = name.partition("[")
     fw, _, rest = params.rstrip("]").partition("-")
     check, _, dtype = rest.rpartition("-")

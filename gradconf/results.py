@@ -21,6 +21,7 @@ from typing import IO, Any
 import jsonschema
 
 from gradconf import SCHEMA_VERSION, __version__
+from gradconf.intake.streams import absent_run, read_stream, run_status
 
 
 def environment(framework: str | None = None, framework_version: str | None = None,
@@ -53,18 +54,29 @@ def git_revision(root: Path) -> str | None:
 
 
 class JsonlWriter:
-    """Appends records to one framework's JSONL file, flushing after every line."""
+    """Appends to one framework's stream, flushing after every line: a header first, then
+    the manifest, records as they finish, and an end line (see
+    :mod:`gradconf.intake.streams` for the format and how it is read back)."""
 
     def __init__(self, path: Path, env: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fh: IO[str] = path.open("w", encoding="utf-8")
-        self.write({"environment": env})
+        self.write({"schema_version": SCHEMA_VERSION, "environment": env})
 
     def write(self, record: dict[str, Any]) -> None:
         """One line, flushed: what is written survives an interrupted run."""
         self._fh.write(json.dumps(record, allow_nan=False, default=_json_default) + "\n")
         self._fh.flush()
+
+    def manifest(self, items: list[str]) -> None:
+        """The node ids of every item the run collected (after any selection)."""
+        self.write({"manifest": {"items": items}})
+
+    def end(self, exitstatus: int, collection_errors: int) -> None:
+        """The last line: the run finished (pytest's exit status, collection errors)."""
+        self.write({"end": {"exitstatus": exitstatus, "collection_errors": collection_errors,
+                            "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}})
 
     def close(self) -> None:
         """Close the file."""
@@ -80,39 +92,46 @@ def _json_default(obj: Any) -> Any:
 
 
 def read_jsonl(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The environment block and the records of one JSONL file (a torn last line is skipped)."""
-    env: dict[str, Any] = {}
-    records: list[dict[str, Any]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # the line an interrupted run was writing
-        if "environment" in obj and len(obj) == 1:
-            env = obj["environment"]
-        else:
-            records.append(obj)
-    return env, records
+    """The environment block and the valid records of one stream (a torn last line, and
+    anything else :func:`~gradconf.intake.streams.read_stream` refuses, is left out)."""
+    stream = read_stream(path)
+    return stream.environment, stream.records
 
 
-def merge(paths: Iterable[Path]) -> dict[str, Any]:
-    """One results document from per-framework JSONL files."""
+def merge(paths: Iterable[Path], expect: Iterable[str] = ()) -> dict[str, Any]:
+    """One results document from per-framework streams, with each run's completeness.
+
+    ``expect`` names frameworks that must have a stream among ``paths``: one that has none
+    is an incomplete run. Two streams of one framework are a problem of both.
+    """
     env: dict[str, Any] = {}
     records: list[dict[str, Any]] = []
-    for path in sorted(paths):
-        part_env, part = read_jsonl(path)
-        if not env:
-            env = {k: v for k, v in part_env.items() if k != "frameworks"} | {"frameworks": {}}
-        env["frameworks"].update(part_env.get("frameworks", {}))
-        records.extend(part)
+    runs: dict[str, dict[str, Any]] = {}
+    paths = sorted(paths)
+    for path in paths:
+        stream = read_stream(path)
+        if stream.environment and not env:
+            env = {k: v for k, v in stream.environment.items() if k != "frameworks"} | {
+                "frameworks": {}}
+        env.setdefault("frameworks", {}).update(stream.environment.get("frameworks", {}))
+        fw = stream.framework
+        if fw in runs:
+            stream.problems.append(f"{path}: a second stream of {fw} (first: "
+                                   f"{runs[fw]['stream']}); remove the stale one")
+            fw = f"{fw} ({path.name})"
+        runs[fw] = run_status(stream)
+        records.extend(stream.records)
+    where = paths[0].parent if paths else Path(".")
+    for fw in expect:
+        if fw not in runs:
+            runs[fw] = absent_run(fw, where)
     records.sort(key=lambda r: (r["file"], r["line"], r["case"], r["framework"], r["check"],
                                 r["dtype"]))
     counts = Counter(r["verdict"] for r in records)
-    return {"schema_version": SCHEMA_VERSION, "environment": env or environment(),
+    full_env = environment() | env if env else environment()
+    return {"schema_version": SCHEMA_VERSION, "environment": full_env,
             "summary": {"total": len(records), "verdicts": dict(sorted(counts.items()))},
-            "records": records}
+            "runs": dict(sorted(runs.items())), "records": records}
 
 
 def load_schema(name: str) -> dict[str, Any]:

@@ -70,9 +70,27 @@ def run_check(case: Case, check: Check, dtype: str, adapter: Adapter,
 
     ``fast``: judge by projections (None: by the case, or above FAST_THRESHOLD entries).
     ``repeat``: how many times the framework computes it; results that differ bit for
-    bit are ``nondeterministic``.
+    bit are ``nondeterministic``. A failure outside the framework's own call (preparing
+    the point, the oracle, the comparison) is the case's: ``invalid``, never ``error``.
     """
     rec = base_record(case, check.id, check.kind, dtype, adapter, framework_version)
+    try:
+        return _run_check(rec, case, check, dtype, adapter, fast, repeat)
+    except Exception as exc:  # not the framework's: its call has its own handler
+        return _not_judged(rec, case, exc)
+
+
+def _not_judged(rec: dict[str, Any], case: Case, exc: Exception) -> dict[str, Any]:
+    """The record of a check gradconf could not judge: invalid, located at the case."""
+    rec.update(verdict="invalid", observed=None, reference=None, divergence=None,
+               message=f"{case.file}:{case.line}: case '{case.id}': gradconf could not judge "
+                       f"this check: {type(exc).__name__}: {_first_line(str(exc))}",
+               traceback=traceback.format_exc(limit=6))
+    return rec
+
+
+def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapter: Adapter,
+               fast: bool | None, repeat: int) -> dict[str, Any]:
     env = env_for(case, dtype)
     out_dtype = case.output_dtype(dtype)
     vectors = _vectors(case, check, dtype, out_dtype)
@@ -337,6 +355,14 @@ def run_probe(case: Case, probe: Probe, adapter: Adapter, framework_version: str
     """Run one probe on the case's first dtype and judge it against its expectation."""
     dtype = case.dtypes[0]
     rec = base_record(case, probe.id, "probe", dtype, adapter, framework_version)
+    try:
+        return _run_probe(rec, case, probe, dtype, adapter)
+    except Exception as exc:  # not the framework's: the probe call has its own handler
+        return _not_judged(rec, case, exc)
+
+
+def _run_probe(rec: dict[str, Any], case: Case, probe: Probe, dtype: str,
+               adapter: Adapter) -> dict[str, Any]:
     env = env_for(case, dtype)
     out_dtype = case.output_dtype(dtype)
     cot = as_dtype(materialize(probe.spec.cotangent, case.out_shape), out_dtype)

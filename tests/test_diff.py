@@ -8,12 +8,17 @@ import re
 import subprocess
 import sys
 import warnings
+from collections import Counter
 
 import jsonschema
 import pytest
+from test_results import complete_run, write_stream
 
+from gradconf import SCHEMA_VERSION
 from gradconf.arrays import encode
-from gradconf.diff import classify, diff, load_run, validate
+from gradconf.diff import classify, diff, validate
+from gradconf.intake import InputError
+from gradconf.intake.streams import load_document
 from gradconf.report.markdown import diff_markdown
 
 TOL = {"rtol": 1e-9, "atol": 1e-9, "oracle_factor": 4.0}
@@ -25,7 +30,9 @@ def record(**over):
            "check": "vjp", "kind": "vjp", "dtype": "float64", "file": "cases/reductions.yaml",
            "line": 12, "verdict": "pass", "message": "", "tolerance": TOL,
            "observed": {"x": encode([0.48507125007266594, 3.8805700005813275])},
-           "outcome": None, "error_kind": None, "error": None, "warnings": []}
+           "outcome": None, "error_kind": None, "error": None, "warnings": [],
+           "reference": None, "golden": None, "max_abs_err": None, "max_rel_err": None,
+           "oracle_err": None, "duration_s": 0.01}
     rec.update(over)
     return rec
 
@@ -41,10 +48,18 @@ def probe(**over):
     return rec
 
 
-def doc(*records, version="2.13.0"):
-    return {"schema_version": "1.0",
+def doc(*records, version="2.13.0", runs=None):
+    """A results document of ``records`` whose runs (default: every framework's) are
+    complete."""
+    frameworks = {r["framework"] for r in records} or {"torch"}
+    return {"schema_version": SCHEMA_VERSION,
             "environment": {"frameworks": {"torch": version}, "git_revision": "abc",
-                            "time": "2026-11-22T00:00:00+00:00"},
+                            "time": "2026-11-22T00:00:00+00:00", "python": "3.11.7",
+                            "platform": "Linux", "numpy": "2.1.0", "gradconf": "0.1.0"},
+            "summary": {"total": len(records),
+                        "verdicts": dict(Counter(r["verdict"] for r in records))},
+            "runs": runs if runs is not None else {fw: complete_run(fw, len(records))
+                                                   for fw in frameworks},
             "records": list(records)}
 
 
@@ -103,7 +118,8 @@ def test_diff_document_counts_gates_and_validates():
     assert out["summary"] == {"regression": 1, "fix": 0, "behaviour": 1, "drift": 0,
                               "added": 1, "removed": 1, "unchanged": 1}
     assert out["gate"] == {"fail_on": ["regression", "behaviour", "removed"], "passed": False,
-                           "failed_on": ["regression", "behaviour", "removed"]}
+                           "failed_on": ["regression", "behaviour", "removed"],
+                           "incomplete": []}
     assert [c["category"] for c in out["changes"]] == ["regression", "behaviour", "added",
                                                        "removed"]
     reg = out["changes"][0]
@@ -133,7 +149,7 @@ def test_framework_filter_compares_one_framework():
 
 
 def test_a_run_with_two_records_of_one_item_is_refused():
-    with pytest.raises(ValueError, match="candidate run has two records of norm-of-square "
+    with pytest.raises(ValueError, match="candidate run: two records of norm-of-square "
                                          "\\[torch-vjp-float64\\]"):
         diff(doc(record()), doc(record(), record(verdict="mismatch")))
 
@@ -159,20 +175,20 @@ def test_markdown_lists_changes_and_escapes_table_cells():
            "a \\| b |" in text
 
 
-def test_load_run_reads_results_json_jsonl_and_directories(tmp_path):
+def test_load_document_reads_results_json_jsonl_and_directories(tmp_path):
     (tmp_path / "run").mkdir()
     stream = tmp_path / "run" / "torch.jsonl"
-    stream.write_text(json.dumps({"environment": {"frameworks": {"torch": "2.13.0"}}}) + "\n"
-                      + json.dumps(record()) + "\n", encoding="utf-8")
+    write_stream(stream, "torch", [record(nodeid="cases/r.yaml::norm-of-square[torch-vjp-"
+                                          "float64]")])
     (tmp_path / "results.json").write_text(json.dumps(doc(record())), encoding="utf-8")
     for path in (stream, tmp_path / "run", tmp_path / "results.json"):
-        assert [r["case"] for r in load_run(path)["records"]] == ["norm-of-square"]
+        assert [r["case"] for r in load_document(path)["records"]] == ["norm-of-square"]
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match=r"no results\.json and no \*\.jsonl"):
-        load_run(tmp_path / "empty")
+    with pytest.raises(InputError, match=r"no \*\.jsonl streams in this directory"):
+        load_document(tmp_path / "empty")
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"broken\.json: not a readable results document"):
-        load_run(tmp_path / "broken.json")
+    with pytest.raises(InputError, match=r"broken\.json: not a readable results document"):
+        load_document(tmp_path / "broken.json")
 
 
 def test_cli_writes_files_and_exits_by_the_gate(tmp_path):
@@ -198,7 +214,7 @@ def test_cli_writes_files_and_exits_by_the_gate(tmp_path):
     assert run(str(base), str(base)).returncode == 0
     assert run(str(base), str(cand), "--fail-on", "").returncode == 0
     bad = run(str(base), str(tmp_path / "nowhere.json"))
-    assert bad.returncode == 2 and "nowhere.json: not a readable results document" in bad.stderr
+    assert bad.returncode == 2 and "nowhere.json: no such file or directory" in bad.stderr
 
 
 def test_every_category_is_documented_in_the_schema():

@@ -484,10 +484,11 @@ def test_report_strict_passes_when_nothing_fails(tmp_path: Path,
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize("sub", ["", "missing"])
-def test_report_without_streams_returns_2(tmp_path: Path, sub: str,
+@pytest.mark.parametrize(("sub", "why"), [("", "no *.jsonl results"),
+                                          ("missing", "no such directory")])
+def test_report_without_streams_returns_2(tmp_path: Path, sub: str, why: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / sub
     assert main(["report", "--results-dir", str(target)]) == 2
-    assert "no *.jsonl results" in capsys.readouterr().err
+    assert why in capsys.readouterr().err
     assert not (target / "results.json").exists()

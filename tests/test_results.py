@@ -180,10 +180,19 @@ def document(records: list[dict[str, Any]]) -> dict[str, Any]:
     """A results document as ``merge`` would make it from these records."""
     records = sorted(records, key=sort_key)
     counts = Counter(r["verdict"] for r in records)
-    return {"schema_version": SCHEMA_VERSION,
-            "environment": environment(*sorted({r["framework"] for r in records})),
+    frameworks = sorted({r["framework"] for r in records})
+    return {"schema_version": SCHEMA_VERSION, "environment": environment(*frameworks),
             "summary": {"total": len(records), "verdicts": dict(sorted(counts.items()))},
+            "runs": {fw: complete_run(fw, sum(r["framework"] == fw for r in records))
+                     for fw in frameworks},
             "records": records}
+
+
+def complete_run(framework: str, items: int) -> dict[str, Any]:
+    """The ``runs`` entry of a run that collected ``items`` and finished every one."""
+    return {"stream": f"{framework}.jsonl", "complete": True, "collected": items,
+            "finished": items, "missing": [], "missing_count": 0, "incomplete": [],
+            "problems": []}
 
 
 def torch_records() -> list[dict[str, Any]]:
@@ -240,7 +249,8 @@ def test_jsonl_writer_writes_environment_first_and_flushes_each_record(tmp_path:
     writer = JsonlWriter(path, env)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-        assert [json.loads(x) for x in lines] == [{"environment": env}]
+        assert [json.loads(x) for x in lines] == [{"schema_version": SCHEMA_VERSION,
+                                                   "environment": env}]
         first, second = passing(), mismatch()
         writer.write(first)
         # read back before close(): the record is already on disk
@@ -310,10 +320,16 @@ def test_record_judged_against_an_infinite_reference_can_be_written(tmp_path: Pa
 # ------------------------------------------------------------------ merge
 
 
-def write_stream(path: Path, framework: str, records: list[dict[str, Any]]) -> None:
+def write_stream(path: Path, framework: str, records: list[dict[str, Any]],
+                 complete: bool = True) -> None:
+    """A stream as a run writes it: header, manifest of the records' items, the records
+    and, for a ``complete`` run, the end line."""
     writer = JsonlWriter(path, environment(framework))
+    writer.manifest([r["nodeid"] for r in records])
     for rec in records:
         writer.write(rec)
+    if complete:
+        writer.end(1, 0)
     writer.close()
 
 
@@ -381,8 +397,10 @@ BROKEN = [
     pytest.param(_drop("verdict"), id="missing-verdict"),
     pytest.param(lambda d: d["environment"].pop("frameworks"), id="missing-frameworks"),
     pytest.param(_on_mismatch("error_kind", "segfault"), id="unknown-error_kind"),
-    pytest.param(_on_mismatch("nodeid", "cases/a.yaml::square[torch-vjp float32]"),
-                 id="nodeid-with-space"),
+    pytest.param(_on_mismatch("nodeid", "cases/a.yaml::square[torch-vjp\nfloat32]"),
+                 id="nodeid-with-a-line-break"),
+    pytest.param(lambda d: d.pop("runs"), id="missing-runs"),
+    pytest.param(_set(("runs", "torch", "complete"), "yes"), id="runs-complete-not-a-boolean"),
     pytest.param(_on_mismatch("surprise", 1), id="unknown-record-field"),
     pytest.param(_set(("schema_version",), "0.9"), id="wrong-schema-version"),
     pytest.param(_bare_nan, id="bare-nan-in-array-data"),

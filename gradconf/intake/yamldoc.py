@@ -71,8 +71,9 @@ def _check_events(text: str, limits: Limits) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > limits.yaml_depth:
-                raise YamlLimitError(event.start_mark.line + 1 if event.start_mark else 1, f"YAML nested more than "
-                                     f"{limits.yaml_depth} levels deep (limit yaml_depth)",
+                line = event.start_mark.line + 1 if event.start_mark else 1
+                raise YamlLimitError(line, f"YAML nested more than {limits.yaml_depth} levels "
+                                     "deep (limit yaml_depth)",
                                      "flatten the structure, or raise it with --limit")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
