@@ -27,6 +27,9 @@ E2E = E2E_ROOT / str(os.getpid())
 # framework -> this project's extra that pins it, or the plug-in distribution that brings it
 FRAMEWORKS = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow", "autograd": None}
 PLUGINS = {"autograd": "./adapters/autograd"}
+# frameworks whose conformance session started in this nox invocation: the report must
+# find a stream of each, or the run is incomplete (an install that failed leaves none)
+STARTED: list[str] = []
 ADAPTER_MARKERS = ("jax", "tensorflow", "autograd")
 
 
@@ -52,6 +55,7 @@ def _run_cases(session: nox.Session, framework: str, results: Path, *args: str) 
 @nox.parametrize("framework", list(FRAMEWORKS))
 def conformance(session: nox.Session, framework: str) -> None:
     """Run every case on one framework (all four by default); then the report merges them."""
+    STARTED.append(framework)
     session.notify("report")
     _install(session, framework)
     _run_cases(session, framework, RESULTS, f"--junitxml={RESULTS}/junit-{framework}.xml",
@@ -60,10 +64,12 @@ def conformance(session: nox.Session, framework: str) -> None:
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """Merge reports/*.jsonl into results.json, index.html, summary.md; fail on failures."""
+    """Merge reports/*.jsonl into results.json, index.html, summary.md; fail on failures,
+    incomplete runs, or a framework started in this invocation that left no stream."""
     session.install("-e", ".")
+    expect = ["--expect", ",".join(STARTED)] if STARTED else []
     session.run("python", "-m", "gradconf", "report", "--results-dir", str(RESULTS),
-                "--strict")
+                "--strict", *expect)
 
 
 @nox.session(default=False)

@@ -226,7 +226,7 @@ def measure_gradconf(case: Case, adapter: Adapter, fast: bool) -> dict[str, Any]
         rec = run_check(case, check, DTYPE, adapter, adapter.version(), fast=fast,
                         repeat=REPEAT)
         wall = time.perf_counter() - t0
-    counted = sum(o.evaluations for o in oracle_module._CACHE.values())
+    counted = sum(o.evaluations for _, o in oracle_module._CACHE.values())
     oracle_module._CACHE.clear()
     oracle_evals = rec.get("oracle_evaluations")
     framework_s, oracle_s = rec["duration_s"], rec.get("oracle_s") or 0.0

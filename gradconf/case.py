@@ -170,6 +170,9 @@ def build(spec: CaseSpec, file: str, line: int, limits: Limits = DEFAULT) -> Cas
         program = parse(spec.function, known, limits)
     except ExprError as exc:
         raise CaseError(exc.message, ("function",), exc.hint, exc.line, exc.col) from None
+    if not any(name in spec.inputs for name in program.sources):
+        raise CaseError("the function reads no input: its output is a constant, with nothing "
+                        "to differentiate", ("function",), f"inputs: {', '.join(spec.inputs)}")
     sources = {**spec.inputs, **spec.constants}
     shapes = {n: _shape_of(s, ("inputs" if n in spec.inputs else "constants", n), limits)
               for n, s in sources.items()}
@@ -226,19 +229,29 @@ def _shape_of(spec: ArraySpec, path: Path, limits: Limits) -> Shape:
     return arr.shape
 
 
+def _label(path: Path) -> str:
+    """How a message names the field at ``path``: ``x``, ``cotangent``, ``steps[0]``."""
+    if len(path) > 1 and isinstance(path[-1], int):
+        return f"{path[-2]}[{path[-1]}]"
+    return str(path[-1])
+
+
 def literal_array(value: Any, path: Path) -> np.ndarray:
     """A literal from a case file as a finite float64 array, or a located CaseError."""
     if isinstance(value, str | dict | bool):
-        raise CaseError(f"{path[-1]} is not a number or array of numbers", path)
+        raise CaseError(f"{_label(path)} is not a number or array of numbers", path)
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (ValueError, TypeError, OverflowError):
-        raise CaseError(f"{path[-1]} is not a rectangular array of numbers", path,
+    except OverflowError:
+        raise CaseError(f"{_label(path)} holds a number beyond float64's range", path,
+                        "a case's numbers are finite float64 values") from None
+    except (ValueError, TypeError):
+        raise CaseError(f"{_label(path)} is not a rectangular array of numbers", path,
                         "every row of a nested list needs the same length") from None
     if not np.isfinite(arr).all():
         bad = [int(i) for i in np.argwhere(~np.isfinite(arr))[0]] if arr.ndim else []
-        raise CaseError(f"{path[-1]} holds {arr[tuple(bad)]} at {bad}: a case's numbers are "
-                        "finite", path, "NaN and inf are results to observe, not points")
+        raise CaseError(f"{_label(path)} holds {arr[tuple(bad)]} at {bad}: a case's numbers "
+                        "are finite", path, "NaN and inf are results to observe, not points")
     return arr
 
 
@@ -343,13 +356,14 @@ def _shaped(spec: Any, shape: Shape, path: Path) -> None:
     if isinstance(spec, dict) and set(spec) == {"random"}:
         seed = spec["random"]
         if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
-            raise CaseError(f"{path[-1]} seed {seed!r} must be a whole number >= 0", path, hint)
+            raise CaseError(f"{_label(path)} seed {_brief(seed)} must be a whole number >= 0",
+                            path, hint)
         return
     if isinstance(spec, str | dict):
-        raise CaseError(f"{path[-1]} {_brief(spec)} is not a vector spec", path, hint)
+        raise CaseError(f"{_label(path)} {_brief(spec)} is not a vector spec", path, hint)
     arr = literal_array(spec, path)
     if arr.shape != tuple(shape):
-        raise CaseError(f"{path[-1]} has shape {arr.shape}, but should be {tuple(shape)}",
+        raise CaseError(f"{_label(path)} has shape {arr.shape}, but should be {tuple(shape)}",
                         path, hint)
 
 

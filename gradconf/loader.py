@@ -142,6 +142,10 @@ def load_file(file: FsPath, shown: str | None = None, limits: Limits = DEFAULT,
     shown = shown or file.as_posix()
     try:
         data, lines = parse_yaml(_read(file, limits), limits)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        return [LoadError(shown, mark.line + 1 if mark else 1, f"YAML tag not allowed: "
+                          f"{exc.problem}", None, "case files are plain YAML: no '!!' tags")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1

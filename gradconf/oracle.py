@@ -345,12 +345,17 @@ def _classify(arr: np.ndarray) -> str:
     return "smooth" if np.all(np.isfinite(arr)) else "undefined"
 
 
-_CACHE: dict[tuple[str, str, str, tuple[str, ...]], Oracle] = {}
+_CACHE: dict[tuple[int, str, tuple[str, ...]], tuple[Case, Oracle]] = {}
 
 
 def oracle_for(case: Case, dtype: str, wrt: tuple[str, ...]) -> Oracle:
-    """The oracle for (case, dtype, wrt), built once per process and reused by every check."""
-    key = (case.file, case.id, dtype, tuple(wrt))
+    """The oracle for (case, dtype, wrt), built once per process and reused by every check.
+
+    Keyed by the loaded case itself, not its file and id: a case file loaded again (edited,
+    or generated anew under the same id) never meets another case's oracle. The entry keeps
+    the case alive, so its identity is not reused.
+    """
+    key = (id(case), dtype, tuple(wrt))
     if key not in _CACHE:
-        _CACHE[key] = Oracle(case, dtype, tuple(wrt))
-    return _CACHE[key]
+        _CACHE[key] = (case, Oracle(case, dtype, tuple(wrt)))
+    return _CACHE[key][1]

@@ -82,10 +82,13 @@ def run_check(case: Case, check: Check, dtype: str, adapter: Adapter,
 
 def _not_judged(rec: dict[str, Any], case: Case, exc: Exception) -> dict[str, Any]:
     """The record of a check gradconf could not judge: invalid, located at the case."""
+    why = f"{type(exc).__name__}: {_first_line(str(exc))}"
+    if isinstance(exc, ArithmeticError | RuntimeWarning) and "overflow" in str(exc):
+        why = f"float64 overflowed computing the reference ({why}): the case's numbers are " \
+              "too close to float64's range"
     rec.update(verdict="invalid", observed=None, reference=None, divergence=None,
                message=f"{case.file}:{case.line}: case '{case.id}': gradconf could not judge "
-                       f"this check: {type(exc).__name__}: {_first_line(str(exc))}",
-               traceback=traceback.format_exc(limit=6))
+                       f"this check: {why}", traceback=traceback.format_exc(limit=6))
     return rec
 
 

@@ -199,7 +199,7 @@ class CaseSpec(_Strict):
     id: str = Field(pattern=SLUG, max_length=80)
     title: str = Field(min_length=1)
     source: Source
-    inputs: dict[str, ArraySpec] = Field(min_length=1)
+    inputs: dict[str, ArraySpec]
     constants: dict[str, ArraySpec] = {}
     function: str = Field(min_length=1)
     wrt: tuple[str, ...] | None = None
@@ -221,6 +221,13 @@ class CaseSpec(_Strict):
     @classmethod
     def _wrt(cls, v: Any) -> Any:
         return (v,) if isinstance(v, str) else v
+
+    @field_validator("inputs")
+    @classmethod
+    def _some_input(cls, v: dict[str, ArraySpec]) -> dict[str, ArraySpec]:
+        if not v:
+            raise ValueError("a case needs at least one input: what would it differentiate?")
+        return v
 
     @field_validator("dtypes")
     @classmethod

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_results import EXPECTED_COUNTS, hostile, sample_document
 
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.report.html import render
+from test_results import EXPECTED_COUNTS, hostile, sample_document
 
 pytestmark = pytest.mark.browser
 

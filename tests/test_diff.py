@@ -12,7 +12,6 @@ from collections import Counter
 
 import jsonschema
 import pytest
-from test_results import complete_run, write_stream
 
 from gradconf import SCHEMA_VERSION
 from gradconf.arrays import encode
@@ -20,6 +19,7 @@ from gradconf.diff import classify, diff, validate
 from gradconf.intake import InputError
 from gradconf.intake.streams import load_document
 from gradconf.report.markdown import diff_markdown
+from test_results import complete_run, write_stream
 
 TOL = {"rtol": 1e-9, "atol": 1e-9, "oracle_factor": 4.0}
 

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_report import Tags
-from test_results import diverging, document, errored, mismatch, passing, probe
 
 from gradconf.case import Case
 from gradconf.diff import diff
@@ -25,6 +24,7 @@ from gradconf.report.markdown import code, diff_markdown, link, summary_markdown
 from gradconf.results import validate
 from gradconf.schema import safe_link
 from helpers import case_yaml
+from test_results import diverging, document, errored, mismatch, passing, probe
 
 HOSTILE_LINK = 'https://example.com/"><img/src=x/onerror=alert(7)>)[x](javascript:alert(8))'
 # markup of every kind a Markdown viewer that lets HTML through would act on

@@ -37,6 +37,13 @@ def test_every_framework_ran_and_the_document_is_valid(doc):
     assert all(doc["environment"]["frameworks"].values())
 
 
+def test_every_run_is_complete(doc):
+    assert tuple(sorted(doc["runs"])) == FRAMEWORKS
+    for fw, run in doc["runs"].items():
+        assert run["complete"], (fw, run["incomplete"], run["problems"], run["missing"][:5])
+        assert run["collected"] == run["finished"] > 400
+
+
 def test_every_item_ran_on_every_framework(doc):
     items: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
     for r in doc["records"]:

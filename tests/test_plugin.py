@@ -221,7 +221,28 @@ def test_an_interrupted_run_keeps_what_it_wrote(tmp_path):
     _, records = read_jsonl(stream)
     assert len(records) == n_before
     assert all(r["verdict"] == "pass" and r["case"] != "zz-slow" for r in records)
-    validate(merge([stream]))
+    doc = merge([stream])
+    validate(doc)
+    # the report and the gate see the run as incomplete and name what never finished
+    run = doc["runs"]["torch_slow"]
+    assert run["complete"] is False and run["collected"] == n_before + 2
+    assert run["missing"] == ["cases/zz-slow.yaml::zz-slow[torch_slow-hessian-float32]",
+                              "cases/zz-slow.yaml::zz-slow[torch_slow-hessian-float64]"]
+    report = subprocess.run([sys.executable, "-m", "gradconf", "report", "--results-dir", "out"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert report.returncode == 1
+    assert "torch_slow: never finished: cases/zz-slow.yaml::zz-slow[torch_slow-hessian-" \
+           "float32]" in report.stderr
+    # a complete base of the same cases: the diff of the killed run fails the gate
+    base = run_pytest("cases", "--framework", "fault_adapters:SlowHessian", "--results-dir",
+                      "base", "-k", "not zz-slow", cwd=tmp_path)
+    assert base.returncode == 0, base.stdout[-2000:]
+    gate = subprocess.run([sys.executable, "-m", "gradconf", "diff", "base", "out", "--out",
+                           "diff"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "incomplete: candidate torch_slow incomplete" in gate.stdout
+    assert "gate FAILED on added, incomplete" not in gate.stdout
+    assert "FAILED on incomplete" in gate.stdout
 
 
 def test_a_hanging_check_becomes_a_timeout_record(tmp_path):

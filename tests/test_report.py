@@ -12,6 +12,14 @@ from typing import Any
 
 import markupsafe
 import pytest
+
+from gradconf.cli import main
+from gradconf.kinds import FAILING, VERDICTS
+from gradconf.report.html import render
+from gradconf.report.markdown import summary_markdown
+from gradconf.report.text import failure_text
+from gradconf.results import merge, schema, validate
+from gradconf.runner import invalid_record
 from test_results import (
     DIVERGENCE_LINK,
     DIVERGENCE_REASON,
@@ -29,14 +37,6 @@ from test_results import (
     torch_records,
     write_stream,
 )
-
-from gradconf.cli import main
-from gradconf.kinds import FAILING, VERDICTS
-from gradconf.report.html import render
-from gradconf.report.markdown import summary_markdown
-from gradconf.report.text import failure_text
-from gradconf.results import merge, schema, validate
-from gradconf.runner import invalid_record
 
 HOSTILE_FIELDS = ("title", "message", "error", "warning", "array")
 
