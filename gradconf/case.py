@@ -9,7 +9,6 @@ the loader can point at its line.
 from __future__ import annotations
 
 import fnmatch
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,20 +18,9 @@ import numpy as np
 from gradconf.arrays import is_float, result_dtype, round_to
 from gradconf.expr import ExprError, Program, infer_shapes, parse
 from gradconf.intake.limits import DEFAULT, Limits
+from gradconf.literals import CaseError, Path, check_node_sizes, check_vector, entries, shape_of
 from gradconf.ops import OPS, Shape
 from gradconf.schema import ArraySpec, CaseSpec, CheckSpec, Divergence, ProbeSpec, Tolerance
-
-Path = tuple[str | int, ...]
-
-
-class CaseError(ValueError):
-    """A problem in one case, at ``path`` (e.g. ``("checks", 2, "cotangent")``)."""
-
-    def __init__(self, message: str, path: Path = (), hint: str = "", sub_line: int = 0,
-                 col: int = 0) -> None:
-        super().__init__(message)
-        self.message, self.path, self.hint, self.sub_line, self.col = (
-            message, path, hint, sub_line, col)
 
 
 @dataclass(frozen=True)
@@ -174,13 +162,13 @@ def build(spec: CaseSpec, file: str, line: int, limits: Limits = DEFAULT) -> Cas
         raise CaseError("the function reads no input: its output is a constant, with nothing "
                         "to differentiate", ("function",), f"inputs: {', '.join(spec.inputs)}")
     sources = {**spec.inputs, **spec.constants}
-    shapes = {n: _shape_of(s, ("inputs" if n in spec.inputs else "constants", n), limits)
+    shapes = {n: shape_of(s, ("inputs" if n in spec.inputs else "constants", n), limits)
               for n, s in sources.items()}
     try:
         node_shapes = infer_shapes(program, shapes)
     except ExprError as exc:
         raise CaseError(exc.message, ("function",), exc.hint, exc.line, exc.col) from None
-    _check_node_sizes(program, node_shapes, limits)
+    check_node_sizes(program, node_shapes, limits)
     wrt = _wrt(spec)
     out_shape = node_shapes[program.output]
     checks = _expand_checks(spec, wrt, shapes, out_shape)
@@ -207,66 +195,6 @@ def _check_names(spec: CaseSpec) -> None:
         raise CaseError(f"'{sorted(both)[0]}' is both an input and a constant", ("constants",))
 
 
-def _entries(shape: Shape) -> int:
-    return math.prod(shape)
-
-
-def _shape_of(spec: ArraySpec, path: Path, limits: Limits) -> Shape:
-    if spec.shape is not None:
-        shape = tuple(spec.shape)
-        if _entries(shape) > limits.entries:
-            raise CaseError(f"shape {list(shape)} has {_entries(shape)} entries, more than "
-                            f"{limits.entries} (limit entries)", (*path, "shape"),
-                            "use a smaller shape, or raise the limit with --limit entries=N")
-        return shape
-    arr = literal_array(spec.value, path)
-    if arr.size == 0:
-        raise CaseError("value is empty: every axis needs a length of at least 1", path)
-    dtype = spec.dtype or "float64"
-    if not is_float(dtype) and not np.array_equal(arr, round_to(arr, dtype)):
-        raise CaseError(f"value does not fit {dtype}: it needs whole numbers in its range",
-                        path)
-    return arr.shape
-
-
-def _label(path: Path) -> str:
-    """How a message names the field at ``path``: ``x``, ``cotangent``, ``steps[0]``."""
-    if len(path) > 1 and isinstance(path[-1], int):
-        return f"{path[-2]}[{path[-1]}]"
-    return str(path[-1])
-
-
-def literal_array(value: Any, path: Path) -> np.ndarray:
-    """A literal from a case file as a finite float64 array, or a located CaseError."""
-    if isinstance(value, str | dict | bool):
-        raise CaseError(f"{_label(path)} is not a number or array of numbers", path)
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except OverflowError:
-        raise CaseError(f"{_label(path)} holds a number beyond float64's range", path,
-                        "a case's numbers are finite float64 values") from None
-    except (ValueError, TypeError):
-        raise CaseError(f"{_label(path)} is not a rectangular array of numbers", path,
-                        "every row of a nested list needs the same length") from None
-    if not np.isfinite(arr).all():
-        bad = [int(i) for i in np.argwhere(~np.isfinite(arr))[0]] if arr.ndim else []
-        raise CaseError(f"{_label(path)} holds {arr[tuple(bad)]} at {bad}: a case's numbers "
-                        "are finite", path, "NaN and inf are results to observe, not points")
-    return arr
-
-
-def _check_node_sizes(program: Program, node_shapes: list[Shape], limits: Limits) -> None:
-    for node, shape in zip(program.nodes, node_shapes, strict=True):
-        n = _entries(shape)
-        if n > limits.entries:
-            raise CaseError(f"{node.op} makes an array of shape {list(shape)}: {n} entries, "
-                            f"more than {limits.entries} (limit entries)", ("function",),
-                            "", node.line, node.col)
-        if n == 0:
-            raise CaseError(f"{node.op} makes an empty array (shape {list(shape)}): there is "
-                            "nothing to differentiate", ("function",), "", node.line, node.col)
-
-
 def _check_result_sizes(checks: tuple[Check, ...], spec: CaseSpec, shapes: Mapping[str, Shape],
                         out_shape: Shape, limits: Limits) -> None:
     """Refuse a jacobian or hessian whose result would exceed ``derivative_entries``."""
@@ -274,7 +202,7 @@ def _check_result_sizes(checks: tuple[Check, ...], spec: CaseSpec, shapes: Mappi
         if check.kind not in ("jacobian", "hessian", "rev_fwd"):
             continue
         sizes = result_shapes(check, shapes, out_shape)
-        n = sum(_entries(s) for s in sizes.values())
+        n = sum(entries(s) for s in sizes.values())
         if n > limits.derivative_entries:
             raise CaseError(f"the {check.kind} check would hold {n} entries, more than "
                             f"{limits.derivative_entries} (limit derivative_entries)",
@@ -321,12 +249,12 @@ def _one_check(c: CheckSpec, i: int, wrt: tuple[str, ...], shapes: Mapping[str, 
     suffix = f"-{c.name}" if c.name else ""
     path: Path = ("checks", i)
     if c.kind in ("vjp", "hessian"):
-        _shaped(c.cotangent, out_shape, (*path, "cotangent"))
+        check_vector(c.cotangent, out_shape, (*path, "cotangent"))
     if c.kind == "jvp":
         for n in wrt:
             t = c.tangent.get(n, "zeros") if isinstance(c.tangent, dict) and set(c.tangent) != {
                 "random"} else c.tangent
-            _shaped(t, shapes[n], (*path, "tangent"))
+            check_vector(t, shapes[n], (*path, "tangent"))
     if c.kind == "jacobian":
         return [Check(f"jacobian-{m}{suffix}", "jacobian", wrt, mode=m, spec_index=i)
                 for m in c.modes]
@@ -338,38 +266,14 @@ def _one_check(c: CheckSpec, i: int, wrt: tuple[str, ...], shapes: Mapping[str, 
         if len(cots) != c.order:
             raise CaseError(f"order {c.order} needs {c.order} cotangents, got {len(cots)}",
                             (*path, "cotangents"))
-        _shaped(cots[0], out_shape, (*path, "cotangents", 0))
+        check_vector(cots[0], out_shape, (*path, "cotangents", 0))
         for k, v in enumerate(cots[1:], 1):
-            _shaped(v, shapes[wrt[0]], (*path, "cotangents", k))
+            check_vector(v, shapes[wrt[0]], (*path, "cotangents", k))
         return [Check(f"derivative-{c.order}{suffix}", "derivative", wrt, order=c.order,
                       cotangents=tuple(cots), spec_index=i)]
     kind_id = "rev-fwd" if c.kind == "rev_fwd" else c.kind
     return [Check(f"{kind_id}{suffix}", c.kind, wrt, cotangent=c.cotangent, tangent=c.tangent,
                   spec_index=i)]
-
-
-def _shaped(spec: Any, shape: Shape, path: Path) -> None:
-    """Check a cotangent/tangent spec against ``shape`` without allocating a named one."""
-    hint = "use ones, zeros, random, {random: seed} or a literal array"
-    if isinstance(spec, str) and spec in ("ones", "zeros", "random"):
-        return
-    if isinstance(spec, dict) and set(spec) == {"random"}:
-        seed = spec["random"]
-        if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
-            raise CaseError(f"{_label(path)} seed {_brief(seed)} must be a whole number >= 0",
-                            path, hint)
-        return
-    if isinstance(spec, str | dict):
-        raise CaseError(f"{_label(path)} {_brief(spec)} is not a vector spec", path, hint)
-    arr = literal_array(spec, path)
-    if arr.shape != tuple(shape):
-        raise CaseError(f"{_label(path)} has shape {arr.shape}, but should be {tuple(shape)}",
-                        path, hint)
-
-
-def _brief(value: Any, width: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _probes(spec: CaseSpec, program: Program, out_shape: Shape) -> tuple[Probe, ...]:
@@ -387,10 +291,10 @@ def _probes(spec: CaseSpec, program: Program, out_shape: Shape) -> tuple[Probe, 
         for name in (*p.parts, *([p.input] if p.input else [])):
             if name not in spec.inputs:
                 raise CaseError(f"probe names '{name}', which is not an input", path)
-        _shaped(p.cotangent, out_shape, (*path, "cotangent"))
+        check_vector(p.cotangent, out_shape, (*path, "cotangent"))
         for k, step in enumerate(p.steps):
             if step != "zero":
-                _shaped(step, out_shape, (*path, "steps", k))
+                check_vector(step, out_shape, (*path, "steps", k))
         pid = f"probe-{p.name or p.kind.replace('_', '-')}"
         out.append(Probe(pid, p, i))
     if len({p.id for p in out}) != len(out):

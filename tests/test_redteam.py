@@ -521,7 +521,36 @@ def test_a_stream_cut_short_reads_as_incomplete_and_names_what_is_missing(
     writer.manifest(["cases/a.yaml::a[torch-vjp-float64]", "cases/a.yaml::a[torch-jvp-float64]"])
     writer.write(passing(check="vjp", nodeid="cases/a.yaml::a[torch-vjp-float64]"))
     writer.close()
+    from gradconf.diff import diff
+    from gradconf.report.html import render
+    from gradconf.report.markdown import diff_markdown, summary_markdown
     from gradconf.results import merge
-    run = merge([path])["runs"]["torch"]
+    doc = merge([path])
+    run = doc["runs"]["torch"]
     assert run["complete"] is False and run["missing"] == ["cases/a.yaml::a[torch-jvp-float64]"]
     assert any("no end line" in r for r in run["incomplete"])
+    # every view says so: summary.md, the page, and a diff against it
+    assert "## Incomplete runs (1)" in summary_markdown(doc)
+    assert "`cases/a.yaml::a[torch-jvp-float64]`" in summary_markdown(doc)
+    page = render(doc)
+    assert '<h2 id="incomplete">Incomplete runs (1)</h2>' in page
+    assert "<code>cases/a.yaml::a[torch-jvp-float64]</code>" in page
+    gate = diff(doc, doc)
+    assert gate["gate"]["passed"] is False and gate["gate"]["failed_on"] == ["incomplete"]
+    assert "- incomplete: base torch incomplete" in diff_markdown(gate)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("option", "fragment"), [
+    (["--framework", "nosuch"], "cannot load the 'nosuch' adapter"),
+    (["--framework", "torch", "--limit", "bogus=1"], "is not NAME=VALUE with a known NAME"),
+    (["--framework", "torch", "--repeat", "0"], "--repeat must be at least 1"),
+])
+def test_pytest_usage_errors_stop_before_any_record(option: list[str], fragment: str,
+                                                    tmp_path: Path) -> None:
+    pytest.importorskip("gradconf_adapters.torch_adapter")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           str(CASES / "reductions.yaml"), "--results-dir", str(tmp_path),
+                           *option], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 4 and fragment in proc.stdout + proc.stderr
+    assert not list(tmp_path.glob("*.jsonl"))

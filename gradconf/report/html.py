@@ -161,7 +161,10 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
     kinds = [k for k in KIND_ORDER if any(k in c["cells"] for c in cases.values())]
     invalid = [r for r in records if r["verdict"] == "invalid"]
     divergences = [r for r in records if r.get("divergence")]
+    incomplete = [(fw, run) for fw, run in (doc.get("runs") or {}).items()
+                  if not run["complete"]]
     return {"doc": doc, "env": doc["environment"], "frameworks": frameworks, "counts": counts,
+            "incomplete": incomplete,
             "verdicts": verdicts, "cases": list(cases.values()), "kinds": kinds,
             "colours": COLOURS, "invalid": invalid, "divergences": divergences,
             "failing": FAILING, "total": len(records), "several": several,

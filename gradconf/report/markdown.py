@@ -109,6 +109,14 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
            "|---|" + "---|" * len(shown)]
     for fw in frameworks:
         out.append(f"| {text(fw)} | " + " | ".join(str(counts[fw][v]) for v in shown) + " |")
+    incomplete = {fw: run for fw, run in (doc.get("runs") or {}).items() if not run["complete"]}
+    if incomplete:
+        out += ["", f"## Incomplete runs ({len(incomplete)})", ""]
+        for fw, run in incomplete.items():
+            missing = ", ".join(code(n) for n in run["missing"][:20])
+            more = f" (of {run['missing_count']})" if run["missing_count"] > 20 else ""
+            out.append(f"- {text(fw)}: {text('; '.join(run['problems'] + run['incomplete']), 600)}"
+                       + (f"; never finished{more}: {missing}" if missing else ""))
     failing = [r for r in records if r["verdict"] in FAILING]
     out += ["", f"## Failing ({len(failing)})", ""]
     out += [f"- {code(r.get('nodeid') or r['case'])} **{text(r['verdict'])}**: "
@@ -138,7 +146,9 @@ def diff_markdown(doc: Mapping[str, Any]) -> str:
     lines = [f"# gradconf diff: gate {verdict}", "",
              f"Base: {text(describe_run(doc['base']), 1000)}. "
              f"Candidate: {text(describe_run(doc['candidate']), 1000)}. "
-             f"The gate fails on: {fail_on}.", "",
+             f"The gate fails on: {fail_on}, and on any incomplete run.", "",
+             *(f"- incomplete: {text(reason, 1000)}" for reason in gate["incomplete"]),
+             *([""] if gate["incomplete"] else []),
              "| " + " | ".join(text(c) for c in doc["summary"]) + " |",
              "|" + "---:|" * len(doc["summary"]),
              "| " + " | ".join(text(n) for n in doc["summary"].values()) + " |"]
