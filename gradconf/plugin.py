@@ -138,6 +138,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     kept: list[pytest.Item] = []
     done: set[tuple[str, int]] = set()
+    fw = adapter_for(config).name
     for item in items:
         case = getattr(item, "case", None)
         if not isinstance(item, _RecordItem) or case is None or len(sites[case.id]) < 2:
@@ -147,7 +148,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         done.add((case.file, case.line))
         err = duplicate_error(case, sites[case.id])
-        fw = adapter_for(config).name
         assert item.parent is not None
         kept.append(InvalidItem.from_parent(item.parent, name=_invalid_name(err, fw), error=err))
     items[:] = kept
