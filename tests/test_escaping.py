@@ -23,7 +23,7 @@ from gradconf.report.html import render, render_diff
 from gradconf.report.markdown import code, diff_markdown, link, summary_markdown, text
 from gradconf.results import validate
 from gradconf.schema import safe_link
-from helpers import case_yaml
+from helpers import MINIMAL, case_yaml
 from test_results import diverging, document, errored, mismatch, passing, probe
 
 HOSTILE_LINK = 'https://example.com/"><img/src=x/onerror=alert(7)>)[x](javascript:alert(8))'
@@ -308,15 +308,7 @@ def test_pages_of_a_hostile_document_escape_everything_and_link_nothing_unsafe()
 # ----------------------------------------------------------------------------- case files
 
 
-CASE = """
-id: tiny
-title: tiny case
-source: {note: test, section: test}
-inputs:
-  x: [1., 2.]
-function: sum(x**2)
-checks: [value, vjp]
-divergences:
+CASE = MINIMAL + """divergences:
   - framework: torch
     check: vjp
     reason: torch differs here for a documented reason
