@@ -10,7 +10,6 @@ float32 and float64 inputs stay float64. Imports jax and nothing of any other fr
 
 from __future__ import annotations
 
-import operator
 import os
 import re
 import warnings
@@ -23,6 +22,7 @@ import numpy as np
 
 from gradconf.adapter import Adapter
 from gradconf.expr import Node, Program, evaluate
+from gradconf_adapters.jax_lowering import LOWERING
 
 Env = Mapping[str, np.ndarray]
 Fn = Callable[..., jax.Array]
@@ -37,31 +37,6 @@ if os.environ.get("PYTEST_XDIST_WORKER") and "intra_op_parallelism" not in os.en
 jax.config.update("jax_platforms", "cpu")
 jax.config.update("jax_enable_x64", True)
 
-
-def _reduce(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
-    return lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims)
-
-
-# op name -> jax.numpy lowering, one line each (names and semantics: gradconf/ops.py)
-LOWERING: dict[str, Callable[..., Any]] = {
-    "neg": jnp.negative, "pos": jnp.positive, "exp": jnp.exp, "log": jnp.log,
-    "sin": jnp.sin, "cos": jnp.cos, "tanh": jnp.tanh, "sqrt": jnp.sqrt, "abs": jnp.abs,
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
-    "div": operator.truediv, "pow": operator.pow,
-    "matmul": jnp.matmul, "mm": lambda a, b: jnp.einsum("ij,jk->ik", a, b),
-    "dot": lambda a, b: jnp.einsum("i,i->", a, b),
-    "sum": _reduce(jnp.sum), "mean": _reduce(jnp.mean),
-    # vector_norm flattens when axis is None (linalg.norm would take a matrix norm)
-    "norm": lambda x, ord=2, axis=None, keepdims=False: jnp.linalg.vector_norm(
-        x, ord=ord, axis=axis, keepdims=keepdims),
-    "concat": lambda *xs, axis=0: jnp.concatenate(xs, axis=axis),
-    "transpose": lambda x, axes=None: jnp.transpose(x, axes),  # None reverses: 1-D unchanged
-    "reshape": lambda x, shape: jnp.reshape(x, shape),
-    "getitem": lambda x, index: jnp.asarray(x)[index],
-    "maximum": jnp.maximum, "minimum": jnp.minimum, "relu": jax.nn.relu,
-    "max": _reduce(jnp.max), "min": _reduce(jnp.min),
-    "ones_like": jnp.ones_like, "zeros_like": jnp.zeros_like,
-}
 
 # message fragment -> neutral error kind (gradconf.kinds.ERROR_KINDS)
 ERRORS = (

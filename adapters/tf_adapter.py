@@ -23,7 +23,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import logging
-import operator
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -33,51 +32,11 @@ import tensorflow as tf
 
 from gradconf.adapter import Adapter
 from gradconf.expr import Node, Program, evaluate
+from gradconf_adapters.tf_lowering import LOWERING
 
 Env = Mapping[str, np.ndarray]
 ZERO = tf.UnconnectedGradients.ZERO
 
-
-def _matmul(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    """``np.matmul``: a 1-D operand is a vector (tf.linalg.matmul needs rank >= 2)."""
-    if a.shape.rank == 1 and b.shape.rank == 1:
-        return tf.tensordot(a, b, 1)
-    if a.shape.rank == 1:
-        return tf.linalg.matvec(b, a, transpose_a=True)
-    if b.shape.rank == 1:
-        return tf.linalg.matvec(a, b)
-    return tf.linalg.matmul(a, b)
-
-
-def _norm(x: tf.Tensor, ord: float = 2, axis: int | None = None,
-          keepdims: bool = False) -> tf.Tensor:
-    """Vector norm of all entries (axis None) or along one axis; tf.norm has no -inf."""
-    if ord == -np.inf:
-        return tf.reduce_min(tf.abs(x), axis=axis, keepdims=keepdims)
-    return tf.norm(x, ord=ord, axis=axis, keepdims=keepdims)
-
-
-def _reduce(fn: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
-    return lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims)
-
-
-# op name -> TensorFlow lowering, one line each (names and semantics: gradconf/ops.py)
-LOWERING: dict[str, Callable[..., Any]] = {
-    "neg": tf.negative, "pos": lambda x: tf.identity(x) if tf.is_tensor(x) else x,
-    "exp": tf.exp, "log": tf.math.log, "sin": tf.sin, "cos": tf.cos, "tanh": tf.tanh,
-    "sqrt": tf.sqrt, "abs": tf.abs,
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
-    "div": operator.truediv, "pow": operator.pow,
-    "matmul": _matmul, "mm": tf.linalg.matmul, "dot": lambda a, b: tf.tensordot(a, b, 1),
-    "sum": _reduce(tf.reduce_sum), "mean": _reduce(tf.reduce_mean), "norm": _norm,
-    "concat": lambda *xs, axis=0: tf.concat(list(xs), axis=axis),
-    "transpose": lambda x, axes=None: tf.transpose(x, perm=axes),
-    "reshape": lambda x, shape: tf.reshape(x, shape),
-    "getitem": lambda x, index: x[index],
-    "maximum": tf.maximum, "minimum": tf.minimum, "relu": tf.nn.relu,
-    "max": _reduce(tf.reduce_max), "min": _reduce(tf.reduce_min),
-    "ones_like": tf.ones_like, "zeros_like": tf.zeros_like,
-}
 
 # message fragment -> neutral error kind (gradconf.kinds.ERROR_KINDS)
 ERRORS = (

@@ -9,7 +9,6 @@ Imports torch and nothing of any other framework.
 
 from __future__ import annotations
 
-import operator
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -22,42 +21,10 @@ import torch.func
 
 from gradconf.adapter import Adapter
 from gradconf.expr import Node, Program, evaluate
+from gradconf_adapters.torch_lowering import LOWERING
 
 Env = Mapping[str, np.ndarray]
 
-
-def _reduce(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    return lambda x, axis=None, keepdims=False: fn(x, dim=axis, keepdim=keepdims)
-
-
-def _elementwise(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """torch.maximum and friends take tensors only: a Python number joins the other's dtype."""
-    def lowered(a: Any, b: Any) -> torch.Tensor:
-        like = a if isinstance(a, torch.Tensor) else b
-        return fn(torch.as_tensor(a, dtype=like.dtype), torch.as_tensor(b, dtype=like.dtype))
-    return lowered
-
-
-# op name -> torch lowering, one line each (names and semantics: gradconf/ops.py)
-LOWERING: dict[str, Callable[..., Any]] = {
-    "neg": torch.neg, "pos": lambda x: x, "exp": torch.exp, "log": torch.log,
-    "sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh, "sqrt": torch.sqrt,
-    "abs": torch.abs,
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
-    "div": operator.truediv, "pow": operator.pow,
-    "matmul": torch.matmul, "mm": torch.mm, "dot": torch.dot,
-    "sum": _reduce(torch.sum), "mean": _reduce(torch.mean),
-    "norm": lambda x, ord=2, axis=None, keepdims=False: torch.linalg.vector_norm(
-        x, ord=ord, dim=axis, keepdim=keepdims),
-    "concat": lambda *xs, axis=0: torch.cat(xs, dim=axis),
-    "transpose": lambda x, axes=None: x.T if axes is None else x.permute(*axes),
-    "reshape": lambda x, shape: torch.reshape(x, (shape,) if isinstance(shape, int) else shape),
-    "getitem": lambda x, index: x[index],
-    "maximum": _elementwise(torch.maximum), "minimum": _elementwise(torch.minimum),
-    "relu": torch.relu,
-    "max": _reduce(torch.amax), "min": _reduce(torch.amin),
-    "ones_like": torch.ones_like, "zeros_like": torch.zeros_like,
-}
 
 # message fragment -> neutral error kind (gradconf.kinds.ERROR_KINDS)
 ERRORS = (

@@ -29,6 +29,20 @@ class Unsupported(Exception):
     """The framework cannot express this check, probe or op; the message says why."""
 
 
+def unsupported(op: str, reason: str) -> Callable[..., Any]:
+    """A lowering-table entry for an op the framework cannot express: calling it raises
+    :class:`Unsupported` (the check's verdict is ``unsupported``, with ``reason``)."""
+    def lowered(*args: Any, **kwargs: Any) -> Any:
+        raise Unsupported(f"op {op}: {reason}")
+    lowered.unsupported = reason  # type: ignore[attr-defined]
+    return lowered
+
+
+def unsupported_reason(fn: Callable[..., Any]) -> str | None:
+    """The reason of an :func:`unsupported` table entry, None for a real lowering."""
+    return getattr(fn, "unsupported", None)
+
+
 @dataclass(frozen=True)
 class ErrorInfo:
     """A framework exception in neutral terms, with the raw type and message kept."""

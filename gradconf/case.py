@@ -89,6 +89,8 @@ class Case:
                 out.append(self.dtype_of(node.name or "", run_dtype))
             elif node.op == "scalar":
                 out.append("")
+            elif OPS[node.op].out_dtype:
+                out.append(OPS[node.op].out_dtype or "")
             else:
                 out.append(result_dtype([out[a] for a in node.args if out[a]]))
         return out
@@ -103,11 +105,14 @@ class Case:
         return {n: round_to(base_value(self.sources[n]), self.dtype_of(n, run_dtype))
                 for n in self.sources}
 
-    def divergence(self, framework: str, check_id: str, dtype: str) -> Divergence | None:
-        """The declared divergence covering this (framework, check, dtype), if any."""
+    def divergence(self, framework: str, check_id: str, dtype: str,
+                   version: str | None = None) -> Divergence | None:
+        """The declared divergence covering this (framework, check, dtype) at the framework
+        ``version`` (None: any version), if any."""
         for d in self.divergences:
             if d.framework == framework and d.covers(check_id) and (
-                    d.dtypes is None or dtype in d.dtypes):
+                    d.dtypes is None or dtype in d.dtypes) and (
+                    version is None or d.applies_to(version)):
                 return d
         return None
 

@@ -1,6 +1,7 @@
 """The expression language: a case's ``function`` parsed with :mod:`ast` into an op graph.
 
 Only a whitelist of syntax is accepted (names, numbers, ``+ - * / ** @``, unary minus,
+one comparison ``< <= > >= == !=`` (a boolean for ``where``),
 calls of ops in :data:`gradconf.ops.OPS` with constant keyword arguments, basic
 subscripts, ``.T``, and assignments). Nothing is ever passed to ``eval`` or ``exec``.
 
@@ -25,6 +26,8 @@ from gradconf.ops import OPS, Shape, ShapeError, lookup
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
            ast.Pow: "pow", ast.MatMult: "matmul"}
+_COMPARE = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater", ast.GtE: "greater_equal",
+            ast.Eq: "equal", ast.NotEq: "not_equal"}
 
 
 class ExprError(ValueError):
@@ -148,7 +151,7 @@ class _Builder:
         method: Callable[[Any], int] | None = getattr(self, "_" + type(e).__name__, None)
         if method is None:
             raise _err(e, f"{type(e).__name__} syntax is not part of the expression language",
-                       "use names, numbers, + - * / ** @, op calls, [slices] and .T")
+                       "use names, numbers, + - * / ** @, comparisons, op calls, [slices] and .T")
         return method(e)
 
     def _Name(self, e: ast.Name) -> int:
@@ -180,6 +183,16 @@ class _Builder:
             raise _err(e, f"operator {type(e.op).__name__} is not part of the language",
                        "supported: + - * / ** @")
         return self.add(e, op, (self.expr(e.left), self.expr(e.right)))
+
+    def _Compare(self, e: ast.Compare) -> int:
+        if len(e.ops) != 1:
+            raise _err(e, "chained comparisons are not part of the language",
+                       "write one comparison, e.g. where(x > 0, x, 0)")
+        op = _COMPARE.get(type(e.ops[0]))
+        if op is None:
+            raise _err(e, f"comparison {type(e.ops[0]).__name__} is not part of the language",
+                       "supported: < <= > >= == !=")
+        return self.add(e, op, (self.expr(e.left), self.expr(e.comparators[0])))
 
     def _UnaryOp(self, e: ast.UnaryOp) -> int:
         if isinstance(e.op, ast.UAdd):

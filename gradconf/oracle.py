@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -99,6 +100,26 @@ class Oracle:
         self.x0 = np.concatenate([self.point[n].reshape(-1) for n in self.wrt]) if self.wrt \
             else np.zeros(0)
         self.nonsmooth = nonsmooth(self.case.program)
+        self._held = self._held_values()
+
+    def _held_values(self) -> dict[int, np.ndarray]:
+        """``stop_gradient`` nodes' values at the point: every perturbed evaluation reuses
+        them, so nothing upstream of one moves the output (its derivative is zero)."""
+        held = [i for i, n in enumerate(self.case.program.nodes) if n.op == "stop_gradient"]
+        if not held:
+            return {}
+        seen: dict[int, np.ndarray] = {}
+
+        def keep(i: int, node: Any, value: Any) -> Any:
+            if i in held:
+                seen[i] = value
+            return value
+        with np.errstate(all="ignore"):
+            evaluate(self.case.program, self.point, NUMPY_LOWERING, keep)
+        return seen
+
+    def _hold(self, i: int, node: Any, value: Any) -> Any:
+        return self._held.get(i, value)
 
     # ------------------------------------------------------------ the function
 
@@ -109,7 +130,8 @@ class Oracle:
         for n, (sl, shape) in self._slices.items():
             env[n] = x[sl].reshape(shape)
         with np.errstate(all="ignore"):
-            out, _ = evaluate(self.case.program, env, NUMPY_LOWERING)
+            out, _ = evaluate(self.case.program, env, NUMPY_LOWERING,
+                              self._hold if self._held else None)
         return np.asarray(out, dtype=np.float64)
 
     def split(self, flat: np.ndarray, lead: tuple[int, ...] = ()) -> dict[str, np.ndarray]:

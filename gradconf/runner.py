@@ -341,10 +341,11 @@ def _set_result(rec: dict[str, Any], cmp: Comparison, prefix: str) -> None:
 
 def _diverge(rec: dict[str, Any], case: Case) -> dict[str, Any]:
     """Apply a declared divergence: failing becomes expected, passing becomes stale."""
-    d = case.divergence(rec["framework"], rec["check"], rec["dtype"])
+    d = case.divergence(rec["framework"], rec["check"], rec["dtype"], rec["framework_version"])
     if d is None or rec["verdict"] in ("unsupported", "not_applicable", "invalid"):
         return rec
-    rec["divergence"] = {"reason": d.reason, "link": d.link}
+    rec["divergence"] = {"kind": d.kind, "versions": d.versions, "reason": d.reason,
+                         "link": d.link}
     if rec["verdict"] in FAILING:
         rec["message"] = f"declared divergence ({rec['verdict']}): {rec['message']}"
         rec["verdict"] = "expected_divergence"

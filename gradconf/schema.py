@@ -12,6 +12,8 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gradconf.arrays import DTYPES, FLOAT_DTYPES
@@ -158,14 +160,46 @@ def safe_link(url: object) -> bool:
         return False
 
 
+DIVERGENCE_KINDS = {
+    "bug": "the framework disagrees with calculus where calculus has one answer",
+    "convention": "a documented choice where calculus leaves one open (a kink, a gauge)",
+    "api": "a documented API difference (what a call returns, refuses or stores)",
+    "unsupported": "the framework cannot express the op or check",
+}
+
+
 class Divergence(_Strict):
-    """A documented difference of one framework from the neutral expectation."""
+    """A documented difference of one framework from the neutral expectation: its kind,
+    the framework versions it was seen on (a PEP 440 range such as ``">=2.21,<2.22"``;
+    outside it the divergence is not applied), why, and a link."""
 
     framework: str = Field(pattern=r"^[a-z0-9_]+$")
+    kind: Literal["bug", "convention", "api", "unsupported"]
+    versions: str
     check: tuple[str, ...]   # check ids or globs; one string is accepted
     reason: str = Field(min_length=10)
     link: str
     dtypes: tuple[str, ...] | None = None
+
+    @field_validator("versions")
+    @classmethod
+    def _versions(cls, v: str) -> str:
+        try:
+            SpecifierSet(v)
+        except InvalidSpecifier:
+            raise ValueError(f"versions {v!r} is not a PEP 440 version range; write e.g. "
+                             "'>=2.21' or '>=2.21,<2.22'") from None
+        if not v.strip():
+            raise ValueError("versions needs a range, e.g. '>=2.21'")
+        return v
+
+    def applies_to(self, version: str) -> bool:
+        """Whether a framework at ``version`` lies in the declared range (pre-releases and
+        local builds such as ``2.13.0+cpu`` or ``2.22.0.dev20251120`` included)."""
+        try:
+            return SpecifierSet(self.versions).contains(version, prereleases=True)
+        except InvalidVersion:
+            return True  # a version string PEP 440 cannot read: the declaration stands
 
     @field_validator("check", mode="before")
     @classmethod

@@ -190,7 +190,7 @@ def hostile_document(link_: str = "https://example.com/ok") -> dict[str, Any]:
         probe(check=f"probe-{EVIL}", **{**evil, "message": ""}),
         passing(check="value", **{**evil, "message": ""}),
     ]
-    records[2]["divergence"] = {"reason": EVIL, "link": link_}
+    records[2]["divergence"] = {"kind": "bug", "versions": EVIL, "reason": EVIL, "link": link_}
     records[3]["outcome"]["idiom"] = EVIL
     doc = document(records)
     doc["environment"].update(python=EVIL, platform=EVIL, git_revision=EVIL, gradconf=EVIL,
@@ -310,6 +310,8 @@ def test_pages_of_a_hostile_document_escape_everything_and_link_nothing_unsafe()
 
 CASE = MINIMAL + """divergences:
   - framework: torch
+    kind: api
+    versions: ">=2.13"
     check: vjp
     reason: torch differs here for a documented reason
     link: LINK
@@ -324,7 +326,7 @@ def test_loader_refuses_an_unsafe_divergence_link_on_its_line(tmp_path: Path,
     path.write_text(case_yaml(CASE.replace("LINK", json.dumps(url))), encoding="utf-8")
     (err,) = load_file(path, "x.yaml")
     assert isinstance(err, LoadError)
-    assert str(err) == ("x.yaml:13: case 'tiny': divergences.0.link: link must be an http(s) "
+    assert str(err) == ("x.yaml:15: case 'tiny': divergences.0.link: link must be an http(s) "
                         "URL with a host and no spaces, quotes, angle brackets, backticks or "
                         "backslashes")
 

@@ -33,7 +33,7 @@ def test_float64_is_on_and_the_backend_is_cpu(ad):
     assert ad.version() == jax.__version__
 
 
-@pytest.mark.parametrize("text", lowering_params())
+@pytest.mark.parametrize("text", lowering_params(jax_adapter.LOWERING))
 def test_lowering_matches_numpy_reference(ad, text):
     assert_lowering(ad, text)
 

@@ -99,7 +99,8 @@ BAD_CASES = {
         function: sum(x)
         checks: [value]
         divergences:
-          - {framework: torch, check: 'jvp*', reason: long enough reason, link: 'https://e.org'}
+          - {framework: torch, kind: api, versions: '>=2.13', check: 'jvp*',
+             reason: long enough reason, link: 'https://e.org'}
         """),
         "case.yaml:10: case 'bad': divergence names check 'jvp*', which matches no check "
         "(hint: check ids: value)"),

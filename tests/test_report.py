@@ -479,7 +479,8 @@ def test_report_strict_passes_when_nothing_fails(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     write_stream(tmp_path / "torch.jsonl", "torch",
                  [passing(), probe(), errored(verdict="expected_divergence",
-                                              divergence={"reason": "r", "link": "https://x"})])
+                                              divergence={"kind": "bug", "versions": ">=1",
+                                                          "reason": "r", "link": "https://x"})])
     assert main(["report", "--results-dir", str(tmp_path), "--strict"]) == 0
     assert capsys.readouterr().err == ""
 

@@ -139,7 +139,8 @@ def diverging(case: str = "column", check: str = "vjp", **kw: Any) -> dict[str, 
     rec = mismatch(case, check, golden=False, **kw)
     rec.update(verdict="expected_divergence",
                message=f"declared divergence (mismatch): {rec['message']}",
-               divergence={"reason": DIVERGENCE_REASON, "link": DIVERGENCE_LINK})
+               divergence={"kind": "api", "versions": ">=2.13", "reason": DIVERGENCE_REASON,
+                           "link": DIVERGENCE_LINK})
     return rec
 
 

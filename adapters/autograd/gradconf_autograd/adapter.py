@@ -20,40 +20,11 @@ import numpy as np
 
 from gradconf.adapter import Adapter, Unsupported
 from gradconf.expr import Program, evaluate
+from gradconf_autograd.lowering import LOWERING
 
 Env = Mapping[str, np.ndarray]
 Fn = Callable[..., Any]
 
-
-def _reduce(fn: Fn) -> Fn:
-    return lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims)
-
-
-def _norm(x: Any, ord: float = 2, axis: int | None = None, keepdims: bool = False) -> Any:
-    """Vector norm of all entries, or along one axis (``gradconf.ops`` semantics)."""
-    if axis is None:
-        out = anp.linalg.norm(anp.reshape(x, (-1,)), ord=ord)
-        return anp.reshape(out, (1,) * anp.ndim(x)) if keepdims else out
-    return anp.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
-
-
-# op name -> autograd.numpy lowering, one line each (names and semantics: gradconf/ops.py).
-# `pos` is the identity: autograd defines no derivative for np.positive.
-LOWERING: dict[str, Fn] = {
-    "neg": anp.negative, "pos": lambda x: x, "exp": anp.exp, "log": anp.log,
-    "sin": anp.sin, "cos": anp.cos, "tanh": anp.tanh, "sqrt": anp.sqrt, "abs": anp.abs,
-    "add": anp.add, "sub": anp.subtract, "mul": anp.multiply,
-    "div": anp.true_divide, "pow": anp.power,
-    "matmul": anp.matmul, "mm": anp.matmul, "dot": anp.dot,
-    "sum": _reduce(anp.sum), "mean": _reduce(anp.mean), "norm": _norm,
-    "concat": lambda *xs, axis=0: anp.concatenate(xs, axis=axis),
-    "transpose": lambda x, axes=None: anp.transpose(x, axes),
-    "reshape": lambda x, shape: anp.reshape(x, shape),
-    "getitem": lambda x, index: x[index],
-    "maximum": anp.maximum, "minimum": anp.minimum, "relu": lambda x: anp.maximum(x, 0.0),
-    "max": _reduce(anp.max), "min": _reduce(anp.min),
-    "ones_like": anp.ones_like, "zeros_like": anp.zeros_like,
-}
 
 # (exception type name, message pattern) -> neutral error kind (gradconf.kinds.ERROR_KINDS)
 ERRORS: tuple[tuple[str, str], ...] = (
