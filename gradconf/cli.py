@@ -114,6 +114,25 @@ def _diff(args: argparse.Namespace) -> int:
     return OK if gate["passed"] else FAILED
 
 
+def _bugs(args: argparse.Namespace) -> int:
+    from gradconf.findings import declared_markdown
+    from gradconf.intake.limits import from_env
+    from gradconf.loader import load_paths
+
+    result = load_paths(args.paths, limits=from_env([]))
+    for err in result.errors:
+        _say(str(err))
+    print(declared_markdown(result.cases), end="")
+    return FAILED if result.errors else OK
+
+
+def _ops(args: argparse.Namespace) -> int:
+    from gradconf.opsdoc import ops_markdown
+
+    print(ops_markdown(), end="")
+    return OK
+
+
 def _names(values: Sequence[str]) -> list[str]:
     """Repeated and comma-separated names, in order, once each."""
     return list(dict.fromkeys(n.strip() for v in values for n in v.split(",") if n.strip()))
@@ -158,6 +177,13 @@ def parser() -> argparse.ArgumentParser:
     dif.add_argument("--out", default="reports/diff", help="where diff.json, diff.md and "
                                                             "diff.html go")
     dif.set_defaults(func=_diff)
+    bug = command("bugs", "print the Markdown table of the framework bugs the cases declare "
+                          "(kind: bug), with versions and links")
+    bug.add_argument("paths", nargs="*", default=["cases"])
+    bug.set_defaults(func=_bugs)
+    ops = command("ops", "print the op table as Markdown: family, arrays, keywords, neutral "
+                         "meaning and special points of every op")
+    ops.set_defaults(func=_ops)
     return top
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion
+from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gradconf.arrays import DTYPES, FLOAT_DTYPES
@@ -197,9 +197,10 @@ class Divergence(_Strict):
         """Whether a framework at ``version`` lies in the declared range (pre-releases and
         local builds such as ``2.13.0+cpu`` or ``2.22.0.dev20251120`` included)."""
         try:
-            return SpecifierSet(self.versions).contains(version, prereleases=True)
+            parsed = Version(version)
         except InvalidVersion:
             return True  # a version string PEP 440 cannot read: the declaration stands
+        return SpecifierSet(self.versions).contains(parsed, prereleases=True)
 
     @field_validator("check", mode="before")
     @classmethod

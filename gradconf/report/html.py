@@ -12,6 +12,7 @@ from typing import Any
 
 import jinja2
 
+from gradconf.findings import found
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.report.text import array_text, digits_for
 from gradconf.schema import safe_link
@@ -161,12 +162,13 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
     kinds = [k for k in KIND_ORDER if any(k in c["cells"] for c in cases.values())]
     invalid = [r for r in records if r["verdict"] == "invalid"]
     divergences = [r for r in records if r.get("divergence")]
+    bugs = found(records)
     incomplete = [(fw, run) for fw, run in (doc.get("runs") or {}).items()
                   if not run["complete"]]
     return {"doc": doc, "env": doc["environment"], "frameworks": frameworks, "counts": counts,
             "incomplete": incomplete,
             "verdicts": verdicts, "cases": list(cases.values()), "kinds": kinds,
-            "colours": COLOURS, "invalid": invalid, "divergences": divergences,
+            "colours": COLOURS, "invalid": invalid, "divergences": divergences, "bugs": bugs,
             "failing": FAILING, "total": len(records), "several": several,
             "probe_rows": _probe_rows(list(cases.values())),
             "run_times": {fw: (doc["environment"].get("runs") or {}).get(fw)

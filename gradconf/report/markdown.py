@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gradconf.diff import describe_run, sections
+from gradconf.findings import found
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.schema import safe_link
 
@@ -121,6 +122,14 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
     out += ["", f"## Failing ({len(failing)})", ""]
     out += [f"- {code(r.get('nodeid') or r['case'])} **{text(r['verdict'])}**: "
             f"{text(r.get('message') or '')}" for r in failing] or ["None."]
+    bugs = found(records)
+    if bugs:
+        out += ["", f"## Framework bugs found ({len(bugs)})", "",
+                "| framework | version | case | checks | what the framework does | upstream |",
+                "|---|---|---|---|---|---|"]
+        out += [f"| {text(b['framework'])} | {text(b['version'])} | {code(b['case'], True)} | "
+                f"{text(', '.join(b['checks']))} ({text(', '.join(b['dtypes']))}) | "
+                f"{text(b['reason'], 400)} | {link(b['link'], 'link')} |" for b in bugs]
     diverging = [r for r in records if r["verdict"] in ("expected_divergence", "stale")]
     if diverging:
         out += ["", "## Declared divergences", ""]
@@ -128,7 +137,7 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
             d = r.get("divergence") or {}
             where = f" {link(d['link'], 'link')}" if d.get("link") else ""
             out.append(f"- {code(r['case'])} {text(r['check'])} ({text(r['framework'])}, "
-                       f"{text(r['verdict'])}): "
+                       f"{text(d.get('kind') or '?')}, {text(r['verdict'])}): "
                        f"{text(d.get('reason') or 'no reason recorded')}{where}")
     return "\n".join(out) + "\n"
 
