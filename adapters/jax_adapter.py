@@ -100,6 +100,7 @@ class JaxAdapter(Adapter):
 
     name = "jax"
     lowering = LOWERING
+    complex_gradient = "wirtinger"  # checked by tests/test_complex.py
     error_patterns = ERRORS
     warning_patterns = WARNINGS
     probe_module = "gradconf_adapters.jax_probes"

@@ -105,6 +105,7 @@ class TensorflowAdapter(Adapter):
 
     name = "tensorflow"
     lowering = LOWERING
+    complex_gradient = "conjugate_wirtinger"  # checked by tests/test_complex.py
     error_patterns = ERRORS
     warning_patterns = WARNINGS
     probe_module = "gradconf_adapters.tf_probes"

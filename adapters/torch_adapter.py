@@ -72,6 +72,7 @@ class TorchAdapter(Adapter):
 
     name = "torch"
     lowering = LOWERING
+    complex_gradient = "conjugate_wirtinger"  # checked by tests/test_complex.py
     error_patterns = ERRORS
     warning_patterns = WARNINGS
     probe_module = "gradconf_adapters.torch_probes"

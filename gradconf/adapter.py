@@ -29,6 +29,18 @@ class Unsupported(Exception):
     """The framework cannot express this check, probe or op; the message says why."""
 
 
+# How a framework reports the gradient of a real-valued function f of a complex input
+# z = x + iy: the neutral value is the pair (∂f/∂x, ∂f/∂y), i.e. ∂f/∂x + i ∂f/∂y. Each
+# adapter names its convention; the engine normalises with the function given here and
+# keeps the raw value beside it.
+COMPLEX_CONVENTIONS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    "conjugate_wirtinger": ("∂f/∂x + i ∂f/∂y = 2 ∂f/∂z̄ (the steepest-ascent direction)",
+                            lambda g: g),
+    "wirtinger": ("∂f/∂x − i ∂f/∂y = 2 ∂f/∂z (the conjugate of the ascent direction)",
+                  np.conj),
+}
+
+
 def unsupported(op: str, reason: str) -> Callable[..., Any]:
     """A lowering-table entry for an op the framework cannot express: calling it raises
     :class:`Unsupported` (the check's verdict is ``unsupported``, with ``reason``)."""
@@ -94,6 +106,8 @@ class Adapter:
     warning_patterns: ClassVar[tuple[tuple[str, str], ...]] = ()
     # a module whose PROBES maps each probe kind to fn(adapter, spec, prog, env, wrt, vectors)
     probe_module: ClassVar[str] = ""
+    # the gradient convention for complex inputs, a key of COMPLEX_CONVENTIONS
+    complex_gradient: ClassVar[str] = "conjugate_wirtinger"
 
     def version(self) -> str:
         """The framework's version string."""

@@ -9,12 +9,16 @@ import ml_dtypes
 import numpy as np
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+COMPLEX_DTYPES = ("complex64", "complex128")
+RUN_DTYPES = FLOAT_DTYPES + COMPLEX_DTYPES
 INT_DTYPES = ("int32", "int64")
-DTYPES = FLOAT_DTYPES + INT_DTYPES
+DTYPES = RUN_DTYPES + INT_DTYPES
+REAL_OF = {"complex64": "float32", "complex128": "float64"}
 
 # bfloat16 is ml_dtypes' NumPy dtype (JAX and TensorFlow use the same one)
 _NUMPY = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32,
-          "float64": np.float64, "int32": np.int32, "int64": np.int64}
+          "float64": np.float64, "int32": np.int32, "int64": np.int64,
+          "complex64": np.complex64, "complex128": np.complex128}
 
 MAX_ENCODED = 4096  # entries written to JSON per array; larger arrays keep a summary
 
@@ -24,11 +28,29 @@ def is_float(dtype: str) -> bool:
     return dtype in FLOAT_DTYPES
 
 
+def is_complex(dtype: str) -> bool:
+    """True for complex64 and complex128."""
+    return dtype in COMPLEX_DTYPES
+
+
+def pairs(arr: Any) -> np.ndarray:
+    """A complex array as real pairs: a trailing axis of 2 holding (real, imaginary); a real
+    array unchanged. Oracle, comparison and records see complex values this way."""
+    a = np.asarray(arr)
+    if not np.iscomplexobj(a):
+        return a
+    return np.stack([a.real, a.imag], axis=-1)
+
+
 def round_to(values: Any, dtype: str) -> np.ndarray:
-    """``values`` rounded to ``dtype`` and returned as float64 (or int64 for integer dtypes).
+    """``values`` rounded to ``dtype`` and returned as float64 (int64 for integer dtypes,
+    complex128 for complex ones).
 
     This is the point the oracle differentiates at: the exact value a framework sees.
     """
+    if is_complex(dtype):
+        return np.asarray(values, dtype=np.complex128).astype(_NUMPY[dtype]).astype(
+            np.complex128)
     arr = np.asarray(values, dtype=np.float64)
     if dtype in INT_DTYPES:
         return arr.astype(_NUMPY[dtype]).astype(np.int64)
@@ -41,7 +63,10 @@ def as_dtype(values: Any, dtype: str) -> np.ndarray:
 
 
 def result_dtype(dtypes: list[str]) -> str:
-    """The dtype a framework's type promotion gives for ``dtypes`` (float inputs only)."""
+    """The dtype a framework's type promotion gives for ``dtypes`` (float and complex)."""
+    if any(is_complex(d) for d in dtypes):
+        wide = any(d in ("complex128", "float64") for d in dtypes)
+        return "complex128" if wide else "complex64"
     floats = [d for d in dtypes if is_float(d)]
     if not floats:
         return "float32"

@@ -9,16 +9,24 @@ the loader can point at its line.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from gradconf.arrays import is_float, result_dtype, round_to
+from gradconf.arrays import REAL_OF, is_complex, is_float, result_dtype, round_to
 from gradconf.expr import ExprError, Program, infer_shapes, parse
 from gradconf.intake.limits import DEFAULT, Limits
-from gradconf.literals import CaseError, Path, check_node_sizes, check_vector, entries, shape_of
+from gradconf.literals import (
+    CaseError,
+    Path,
+    check_node_sizes,
+    check_vector,
+    entries,
+    literal_array,
+    shape_of,
+)
 from gradconf.ops import OPS, Shape
 from gradconf.schema import ArraySpec, CaseSpec, CheckSpec, Divergence, ProbeSpec, Tolerance
 
@@ -83,17 +91,7 @@ class Case:
 
     def node_dtypes(self, run_dtype: str) -> list[str]:
         """The dtype promotion gives every node (Python scalars do not promote)."""
-        out: list[str] = []
-        for node in self.program.nodes:
-            if node.op == "input":
-                out.append(self.dtype_of(node.name or "", run_dtype))
-            elif node.op == "scalar":
-                out.append("")
-            elif OPS[node.op].out_dtype:
-                out.append(OPS[node.op].out_dtype or "")
-            else:
-                out.append(result_dtype([out[a] for a in node.args if out[a]]))
-        return out
+        return node_dtypes(self.program, lambda n: self.dtype_of(n, run_dtype))
 
     def named_dtype(self, name: str, run_dtype: str) -> str:
         """The dtype of ``out`` or of a named intermediate."""
@@ -102,8 +100,16 @@ class Case:
 
     def point(self, run_dtype: str) -> dict[str, np.ndarray]:
         """Every source's value rounded to its dtype in this run, as float64 / int64."""
-        return {n: round_to(base_value(self.sources[n]), self.dtype_of(n, run_dtype))
-                for n in self.sources}
+        out = {}
+        for n, spec in self.sources.items():
+            dtype = self.dtype_of(n, run_dtype)
+            out[n] = round_to(base_value(spec, is_complex(dtype)), dtype)
+        return out
+
+    @property
+    def is_complex(self) -> bool:
+        """Whether the case runs at a complex dtype (its float inputs become complex)."""
+        return any(is_complex(d) for d in self.dtypes)
 
     def divergence(self, framework: str, check_id: str, dtype: str,
                    version: str | None = None) -> Divergence | None:
@@ -117,17 +123,26 @@ class Case:
         return None
 
 
-def base_value(spec: ArraySpec) -> np.ndarray:
-    """The float64 value of an input or constant before rounding to a run's dtype."""
+def base_value(spec: ArraySpec, complex_: bool = False) -> np.ndarray:
+    """The float64 value of an input or constant before rounding to a run's dtype; for a
+    complex run, complex128 (a literal's ``imag``, or a second draw of ``init``)."""
     if spec.value is not None:
-        return np.asarray(spec.value, dtype=np.float64)
+        real = np.asarray(spec.value, dtype=np.float64)
+        if not complex_:
+            return real
+        return real + 1j * (np.asarray(spec.imag, dtype=np.float64) if spec.imag is not None
+                            else 0.0)
     shape = tuple(spec.shape or ())
     rng = np.random.default_rng(spec.seed)
-    if spec.init == "normal":
-        return rng.standard_normal(shape) * spec.scale
-    if spec.init == "uniform":
-        return rng.uniform(spec.low, spec.high, shape)
-    return np.ones(shape) if spec.init == "ones" else np.zeros(shape)
+
+    def draw() -> np.ndarray:
+        if spec.init == "normal":
+            return rng.standard_normal(shape) * spec.scale
+        if spec.init == "uniform":
+            return rng.uniform(spec.low, spec.high, shape)
+        return np.ones(shape) if spec.init == "ones" else np.zeros(shape)
+    first = draw()
+    return first + 1j * draw() if complex_ else first
 
 
 def materialize(spec: Any, shape: Shape, seed: int = 0) -> np.ndarray:
@@ -179,14 +194,74 @@ def build(spec: CaseSpec, file: str, line: int, limits: Limits = DEFAULT) -> Cas
     checks = _expand_checks(spec, wrt, shapes, out_shape)
     _check_result_sizes(checks, spec, shapes, out_shape, limits)
     probes = _probes(spec, program, out_shape)
+    _check_complex(spec, program, shapes, checks)
     ids = [c.id for c in checks] + [p.id for p in probes]
     named = {n: node_shapes[i] for n, i in program.names.items()}
-    golden = _golden(spec, checks, probes, shapes, out_shape, named)
+    # a complex case's goldens are real pairs (a trailing axis of 2) for complex arrays
+    pair = (2,) if any(is_complex(d) for d in spec.dtypes) else ()
+    golden = _golden(spec, checks, probes,
+                     {n: s + (pair if n in wrt else ()) for n, s in shapes.items()},
+                     out_shape, named)
     _check_divergences(spec, ids)
     return Case(spec.id, spec.title, file, line, spec.source.model_dump(), program, sources,
                 tuple(spec.inputs), tuple(spec.constants), wrt, shapes, out_shape, spec.dtypes,
                 checks, probes, golden, dict(spec.tolerance), spec.divergences,
                 spec.derivation, tuple(node_shapes), spec.fast)
+
+
+COMPLEX_CHECKS = ("value", "vjp", "jvp")
+
+
+def _check_complex(spec: CaseSpec, program: Program, shapes: Mapping[str, Shape],
+                   checks: tuple[Check, ...]) -> None:
+    """A complex case: imag literals fit their values; only value, vjp and jvp checks, no
+    probes; a vjp needs a real output (the gradient of a real-valued function)."""
+    complex_run = any(is_complex(d) for d in spec.dtypes)
+    for group in ("inputs", "constants"):
+        for name, s in getattr(spec, group).items():
+            if s.imag is None:
+                continue
+            if not complex_run:
+                raise CaseError("imag is for complex runs: add complex64 or complex128 to "
+                                "dtypes", (group, name))
+            imag = literal_array(s.imag, (group, name, "imag"))
+            if imag.shape != shapes[name]:
+                raise CaseError(f"imag has shape {imag.shape}, but value has {shapes[name]}",
+                                (group, name, "imag"))
+    if not complex_run:
+        return
+    if not all(is_complex(d) for d in spec.dtypes):
+        raise CaseError("a case runs at complex dtypes or at real ones, not both", ("dtypes",),
+                        "split it into a real and a complex case")
+    for chk in checks:
+        if chk.kind not in COMPLEX_CHECKS:
+            raise CaseError(f"a complex case takes {', '.join(COMPLEX_CHECKS)} checks, not "
+                            f"{chk.kind}", ("checks", chk.spec_index))
+    if spec.probes:
+        raise CaseError("a complex case takes no probes", ("probes",))
+    sources = {**spec.inputs, **spec.constants}
+    out_dtype = node_dtypes(program, lambda n: sources[n].dtype or spec.dtypes[0])[
+        program.output]
+    if is_complex(out_dtype) and any(c.kind == "vjp" for c in checks):
+        raise CaseError("a vjp of a complex case needs a real-valued output (the gradient of "
+                        "a real function of complex inputs)", ("function",),
+                        "take real(), imag() or abs() of the result, e.g. sum(abs(z) ** 2)")
+
+
+def node_dtypes(program: Program, source_dtype: Callable[[str], str]) -> list[str]:
+    """The dtype promotion gives every node of ``program``, given each source's dtype
+    (Python scalars do not promote; ``out_dtype="real"`` ops give the real counterpart)."""
+    out: list[str] = []
+    for node in program.nodes:
+        if node.op == "input":
+            out.append(source_dtype(node.name or ""))
+        elif node.op == "scalar":
+            out.append("")
+        else:
+            promoted = result_dtype([out[a] for a in node.args if out[a]])
+            fixed = OPS[node.op].out_dtype
+            out.append(REAL_OF.get(promoted, promoted) if fixed == "real" else fixed or promoted)
+    return out
 
 
 def _check_names(spec: CaseSpec) -> None:
@@ -216,7 +291,8 @@ def _check_result_sizes(checks: tuple[Check, ...], spec: CaseSpec, shapes: Mappi
 
 
 def _wrt(spec: CaseSpec) -> tuple[str, ...]:
-    floats = [n for n, s in spec.inputs.items() if is_float(s.dtype or "float64")]
+    floats = [n for n, s in spec.inputs.items()
+              if is_float(s.dtype or "float64") or is_complex(s.dtype or "")]
     wrt = spec.wrt if spec.wrt is not None else tuple(floats)
     if not wrt and (any(c.kind != "value" for c in spec.checks) or spec.probes):
         raise CaseError("the case has no floating-point input to differentiate", ("inputs",),

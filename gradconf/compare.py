@@ -35,6 +35,9 @@ def _from_dtype(dtype: str) -> Tolerance:
 
 
 DTYPE_TOLERANCE: dict[str, Tolerance] = {d: _from_dtype(d) for d in EPSILON}
+# a complex dtype's parts are floats of its real counterpart's precision
+DTYPE_TOLERANCE.update({"complex64": DTYPE_TOLERANCE["float32"],
+                        "complex128": DTYPE_TOLERANCE["float64"]})
 PRINTED_DECIMALS = 4  # torch prints tensors with 4 decimals
 
 

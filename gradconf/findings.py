@@ -36,6 +36,20 @@ def found(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda row: (row["framework"], row["case"]))
 
 
+def complex_conventions(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per framework, the complex-gradient convention its records name, with a count."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        c = r.get("complex")
+        if not c:
+            continue
+        row = rows.setdefault((r["framework"], c["convention"]), {
+            "framework": r["framework"], "convention": c["convention"],
+            "description": c["description"], "records": 0})
+        row["records"] += 1
+    return sorted(rows.values(), key=lambda row: (row["framework"], row["convention"]))
+
+
 def declared(cases: Iterable[Case]) -> list[dict[str, Any]]:
     """Every divergence of kind ``bug`` the cases declare: framework, versions, case,
     checks, reason, link; sorted by framework, then case."""

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from gradconf.arrays import pairs
 from gradconf.case import Case
 from gradconf.expr import Program, evaluate
 from gradconf.ops import NUMPY_LOWERING, OPS
@@ -93,12 +94,15 @@ class Oracle:
 
     def __post_init__(self) -> None:
         self.point = self.case.point(self.dtype)
-        shapes = [self.case.shapes[n] for n in self.wrt]
+        # a complex input is differentiated as its real and imaginary parts: its entries
+        # are real pairs (a trailing axis of 2) everywhere below
+        self._complex = {n for n in self.wrt if np.iscomplexobj(self.point[n])}
+        shapes = [self.case.shapes[n] + ((2,) if n in self._complex else ()) for n in self.wrt]
         offsets = np.cumsum([0, *(math.prod(s) for s in shapes)])
         self._slices = {n: (slice(int(offsets[i]), int(offsets[i + 1])), shapes[i])
                         for i, n in enumerate(self.wrt)}
-        self.x0 = np.concatenate([self.point[n].reshape(-1) for n in self.wrt]) if self.wrt \
-            else np.zeros(0)
+        self.x0 = np.concatenate([pairs(self.point[n]).reshape(-1) for n in self.wrt]) \
+            if self.wrt else np.zeros(0)
         self.nonsmooth = nonsmooth(self.case.program)
         self._held = self._held_values()
 
@@ -128,11 +132,12 @@ class Oracle:
         self.evaluations += 1
         env = dict(self.point)
         for n, (sl, shape) in self._slices.items():
-            env[n] = x[sl].reshape(shape)
+            part = x[sl].reshape(shape)
+            env[n] = part[..., 0] + 1j * part[..., 1] if n in self._complex else part
         with np.errstate(all="ignore"):
             out, _ = evaluate(self.case.program, env, NUMPY_LOWERING,
                               self._hold if self._held else None)
-        return np.asarray(out, dtype=np.float64)
+        return np.asarray(pairs(out), dtype=np.float64)
 
     def split(self, flat: np.ndarray, lead: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
         """Cut the last axis of ``flat`` back into arrays shaped like each input."""
@@ -140,7 +145,7 @@ class Oracle:
 
     def flat(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
         """Concatenate per-input arrays (e.g. tangents) into one flat vector."""
-        return np.concatenate([np.asarray(arrays[n], dtype=np.float64).reshape(-1)
+        return np.concatenate([np.asarray(pairs(arrays[n]), dtype=np.float64).reshape(-1)
                                for n in self.wrt])
 
     def where(self, flat_index: int) -> tuple[str, list[int]]:
@@ -163,9 +168,9 @@ class Oracle:
         """The forward value (``out``) and named intermediates, exact up to rounding."""
         with np.errstate(all="ignore"):
             out, named = evaluate(self.case.program, self.point, NUMPY_LOWERING)
-        arrays = {"out": out, **named}
-        return {n: Estimate(np.asarray(a, np.float64), np.zeros(np.shape(a)),
-                            _classify(np.asarray(a, np.float64)), 1) for n, a in arrays.items()}
+        arrays = {n: np.asarray(pairs(a), np.float64) for n, a in {"out": out, **named}.items()}
+        return {n: Estimate(a, np.zeros(np.shape(a)), _classify(a), 1)
+                for n, a in arrays.items()}
 
     def jacobian(self) -> Estimate:
         """The full Jacobian, shape ``out_shape + (n_wrt_entries,)``, classified; computed

@@ -16,8 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from gradconf.adapter import Adapter, ProbeInputs, Unsupported, WarningInfo
-from gradconf.arrays import as_dtype, encode
+from gradconf.adapter import (
+    COMPLEX_CONVENTIONS,
+    Adapter,
+    ProbeInputs,
+    Unsupported,
+    WarningInfo,
+)
+from gradconf.arrays import as_dtype, encode, is_complex, pairs
 from gradconf.case import Case, Check, Probe, materialize, tangent_for
 from gradconf.compare import Comparison, compare, compare_golden, tolerance_for
 from gradconf.fast import FAST_KINDS, judge_fast, wants_fast
@@ -117,7 +123,10 @@ def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapte
     if observed is None:
         return _diverge(rec, case)
     differs = _repeat_differs(call, observed, repeat, adapter)
-    if check.kind in FAST_KINDS and wants_fast(case, fast):
+    raw = observed
+    if case.is_complex:
+        observed = _normalise_complex(rec, check, observed, adapter)
+    if check.kind in FAST_KINDS and wants_fast(case, fast) and not case.is_complex:
         t0 = time.perf_counter()
         rec["observed"] = {n: encode(a) for n, a in observed.items()}
         judge_fast(rec, case, check, dtype, observed, vectors,
@@ -126,12 +135,31 @@ def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapte
                    oracle_s=time.perf_counter() - t0)
     else:
         rec["mode"] = "exact"
-        _judge(rec, case, check, dtype, observed, vectors, env)
+        _judge(rec, case, check, dtype, observed, vectors, env, raw)
     if differs:
         rec["repeat_max_diff"] = differs[0]
         if rec["verdict"] == "pass":
             rec.update(verdict="nondeterministic", message=differs[1])
     return _diverge(rec, case)
+
+
+def _normalise_complex(rec: dict[str, Any], check: Check, observed: dict[str, Any],
+                       adapter: Adapter) -> dict[str, Any]:
+    """Complex results as real pairs; a gradient of complex inputs normalised from the
+    adapter's convention to the neutral ∂f/∂x + i ∂f/∂y, the raw value kept in the record."""
+    name = adapter.complex_gradient
+    description, normalise = COMPLEX_CONVENTIONS[name]
+    grads = check.kind == "vjp"
+    out, raw = {}, {}
+    for n, arr in observed.items():
+        a = np.asarray(arr)
+        if grads and np.iscomplexobj(a):
+            raw[n] = encode(pairs(a))
+            a = normalise(a)
+        out[n] = pairs(a)
+    if raw:
+        rec["complex"] = {"convention": name, "description": description, "raw": raw}
+    return out
 
 
 def _repeat_differs(call: Callable[[], dict[str, Any]], first: dict[str, Any], repeat: int,
@@ -168,7 +196,9 @@ def _vectors(case: Case, check: Check, dtype: str, out_dtype: str) -> dict[str, 
     if check.kind in ("vjp", "hessian"):
         v["cotangent"] = as_dtype(materialize(check.cotangent, case.out_shape), out_dtype)
     if check.kind == "jvp":
-        v["tangents"] = {n: as_dtype(tangent_for(check, n, case.shapes[n]),
+        # a complex input's tangent moves both parts: t (1 + i)
+        v["tangents"] = {n: as_dtype(tangent_for(check, n, case.shapes[n])
+                                     * (1 + 1j if is_complex(case.dtype_of(n, dtype)) else 1),
                                      case.dtype_of(n, dtype)) for n in check.wrt}
     if check.kind == "derivative":
         x = check.wrt[0]
@@ -205,7 +235,7 @@ def _f64(v: Any) -> Any:
         return {k: _f64(x) for k, x in v.items()}
     if isinstance(v, list):
         return [_f64(x) for x in v]
-    return np.asarray(v, dtype=np.float64)
+    return np.asarray(v, dtype=np.complex128 if np.iscomplexobj(v) else np.float64)
 
 
 def _reference(case: Case, check: Check, dtype: str, v: Mapping[str, Any]) -> dict[str, Estimate]:
@@ -227,7 +257,8 @@ def _reference(case: Case, check: Check, dtype: str, v: Mapping[str, Any]) -> di
 
 
 def _judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
-           observed: dict[str, Any], v: Mapping[str, Any], env: Mapping[str, np.ndarray]) -> None:
+           observed: dict[str, Any], v: Mapping[str, Any], env: Mapping[str, np.ndarray],
+           raw: dict[str, Any] | None = None) -> None:
     tol = tolerance_for(dtype, case.tolerance)
     rec["tolerance"] = tol
     if check.kind == "rev_fwd":
@@ -251,7 +282,7 @@ def _judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
     if kinks:
         rec["subgradient"] = {n: {"lo": encode(e.lo), "hi": encode(e.hi)}
                               for n, e in kinks.items()}
-    bad_dtype = _dtype_problem(observed, check, case, dtype, env)
+    bad_dtype = _dtype_problem(observed if raw is None else raw, check, case, dtype, env)
     cmp = compare(observed, {n: _at_kinks(observed.get(n), e) for n, e in ref.items()},
                   {n: e.err for n, e in ref.items()}, tol)
     if bad_dtype and cmp.ok:

@@ -16,7 +16,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gradconf.arrays import DTYPES, FLOAT_DTYPES
+from gradconf.arrays import DTYPES, RUN_DTYPES
 from gradconf.kinds import ERROR_KINDS, OUTCOMES, PROBE_KINDS, WARNING_KINDS
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
@@ -38,6 +38,7 @@ class ArraySpec(_Strict):
     """An input or constant: a literal ``value`` or a ``shape`` with a seeded ``init``."""
 
     value: Any = None
+    imag: Any = None     # a literal's imaginary part (complex runs), shaped like value
     shape: tuple[int, ...] | None = None
     init: Literal["normal", "uniform", "ones", "zeros"] | None = None
     seed: int = Field(default=0, ge=0)
@@ -64,6 +65,8 @@ class ArraySpec(_Strict):
     def _one_source(self) -> ArraySpec:
         if (self.value is None) == (self.shape is None):
             raise ValueError("give either value or shape (with init), not both or neither")
+        if self.imag is not None and self.value is None:
+            raise ValueError("imag is the imaginary part of a literal value: give value too")
         if self.shape is not None and self.init is None:
             raise ValueError("a shape needs an init: normal, uniform, ones or zeros")
         if self.low > self.high:
@@ -268,8 +271,8 @@ class CaseSpec(_Strict):
     @classmethod
     def _dtypes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for d in v:
-            if d not in FLOAT_DTYPES:
-                raise ValueError(f"unknown run dtype {d!r}; known: {', '.join(FLOAT_DTYPES)}")
+            if d not in RUN_DTYPES:
+                raise ValueError(f"unknown run dtype {d!r}; known: {', '.join(RUN_DTYPES)}")
         if not v:
             raise ValueError("dtypes needs at least one entry")
         return v
@@ -298,7 +301,7 @@ class CaseSpec(_Strict):
     @classmethod
     def _tolerance(cls, v: dict[str, Tolerance]) -> dict[str, Tolerance]:
         for key in v:
-            if key not in (*FLOAT_DTYPES, "golden"):
+            if key not in (*RUN_DTYPES, "golden"):
                 raise ValueError(f"tolerance keys are dtypes or 'golden', not {key!r}")
         return v
 

@@ -39,7 +39,7 @@ def test_a_divergence_applies_within_its_version_range(versions, version, applie
 
 @pytest.mark.parametrize("versions", ["", "2.21", "latest", ">= two"])
 def test_a_version_range_that_is_not_pep_440_is_refused(versions):
-    with pytest.raises(ValueError, match="PEP 440|range"):
+    with pytest.raises(ValueError, match=r"PEP 440|range"):
         _divergence(versions)
 
 

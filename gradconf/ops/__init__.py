@@ -2,8 +2,8 @@
 
 Every op the expression language accepts is registered once, one row each, in the module
 of its family: :mod:`~gradconf.ops.elementwise`, :mod:`~gradconf.ops.piecewise`,
-:mod:`~gradconf.ops.reductions`, :mod:`~gradconf.ops.linalg`, :mod:`~gradconf.ops.shape`
-and :mod:`~gradconf.ops.nn`.
+:mod:`~gradconf.ops.complex`, :mod:`~gradconf.ops.reductions`,
+:mod:`~gradconf.ops.linalg`, :mod:`~gradconf.ops.shape` and :mod:`~gradconf.ops.nn`.
 The NumPy/SciPy reference is float64 and is what the oracle differentiates; each adapter
 lowers the same names to its framework (see ``adapters/``), implementing exactly the
 neutral meaning written in the row's notes. Shape rules (:mod:`~gradconf.ops.rules`)
@@ -27,7 +27,7 @@ from gradconf.ops.rules import Shape, ShapeError, format_index
 __all__ = ["ALIASES", "EXAMPLE_ENV", "FAMILIES", "NUMPY_LOWERING", "OPS", "SPECIAL_KINDS",
            "OpSpec", "Shape", "ShapeError", "Special", "format_index", "lookup", "register"]
 
-FAMILIES = ("elementwise", "piecewise", "reductions", "linalg", "shape", "nn")
+FAMILIES = ("elementwise", "piecewise", "complex", "reductions", "linalg", "shape", "nn")
 
 # what can make a point special for an op's derivative
 SPECIAL_KINDS = {

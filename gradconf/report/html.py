@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from gradconf.findings import found
+from gradconf.findings import complex_conventions, found
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.report.text import array_text, digits_for
 from gradconf.schema import safe_link
@@ -32,7 +32,7 @@ DEFAULTS = {"nodeid": "", "title": "", "source": None, "worst": None, "expected"
             "subgradient": None, "projection": None, "mode": None, "repeat_max_diff": None,
             "oracle_evaluations": None,
             "error": None, "divergence": None, "oracle_s": 0.0, "classification": None,
-            "golden_ok": None, "traceback": ""}
+            "golden_ok": None, "traceback": "", "complex": None}
 
 
 def _env() -> jinja2.Environment:
@@ -163,12 +163,14 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
     invalid = [r for r in records if r["verdict"] == "invalid"]
     divergences = [r for r in records if r.get("divergence")]
     bugs = found(records)
+    conventions = complex_conventions(records)
     incomplete = [(fw, run) for fw, run in (doc.get("runs") or {}).items()
                   if not run["complete"]]
     return {"doc": doc, "env": doc["environment"], "frameworks": frameworks, "counts": counts,
             "incomplete": incomplete,
             "verdicts": verdicts, "cases": list(cases.values()), "kinds": kinds,
             "colours": COLOURS, "invalid": invalid, "divergences": divergences, "bugs": bugs,
+            "conventions": conventions,
             "failing": FAILING, "total": len(records), "several": several,
             "probe_rows": _probe_rows(list(cases.values())),
             "run_times": {fw: (doc["environment"].get("runs") or {}).get(fw)

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gradconf.diff import describe_run, sections
-from gradconf.findings import found
+from gradconf.findings import complex_conventions, found
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.schema import safe_link
 
@@ -122,6 +122,11 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
     out += ["", f"## Failing ({len(failing)})", ""]
     out += [f"- {code(r.get('nodeid') or r['case'])} **{text(r['verdict'])}**: "
             f"{text(r.get('message') or '')}" for r in failing] or ["None."]
+    conventions = complex_conventions(records)
+    if conventions:
+        out += ["", "## Complex-gradient conventions", ""]
+        out += [f"- {text(c['framework'])}: {code(c['convention'])}, {text(c['description'])} "
+                f"({c['records']} records, normalised to ∂f/∂x + i ∂f/∂y)" for c in conventions]
     bugs = found(records)
     if bugs:
         out += ["", f"## Framework bugs found ({len(bugs)})", "",

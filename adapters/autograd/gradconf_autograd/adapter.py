@@ -71,6 +71,7 @@ class AutogradAdapter(Adapter):
 
     name = "autograd"
     lowering = LOWERING
+    complex_gradient = "wirtinger"  # checked by tests/test_complex.py
     error_patterns = ERRORS
     warning_patterns = WARNINGS
     probe_module = "gradconf_autograd.probes"
