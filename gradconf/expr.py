@@ -288,8 +288,8 @@ def _literal(e: ast.expr) -> Any:
 def _index_part(e: ast.expr) -> Any:
     if isinstance(e, ast.Slice):
         bounds = [None if b is None else _int_literal(b) for b in (e.lower, e.upper, e.step)]
-        if bounds[2] is not None and bounds[2] <= 0:
-            raise _err(e, "slice steps must be positive")
+        if bounds[2] == 0:
+            raise _err(e, "slice steps must be nonzero (a negative step walks backwards)")
         return slice(*bounds)
     if isinstance(e, ast.Constant) and e.value is Ellipsis:
         return Ellipsis

@@ -95,6 +95,19 @@ def test_keywords_and_aliases(text, op, attrs):
     assert (node.op, dict(node.attrs)) == (op, attrs)
 
 
+@pytest.mark.parametrize(("text", "index"), [
+    ("x[::-1]", (slice(None, None, -1),)),
+    ("x[:, 2:0:-2]", (slice(None), slice(2, 0, -2))),
+    ("x[-1::-1, ...]", (slice(-1, None, -1), Ellipsis)),
+])
+def test_negative_slice_steps_walk_backwards_as_in_numpy(text, index):
+    node = output(text)
+    assert (node.op, node.attrs["index"]) == ("getitem", index)
+    x = np.arange(12.0).reshape(3, 4)
+    out, _ = run(text, x=x)
+    np.testing.assert_array_equal(out, x[index])
+
+
 def test_negative_number_literals_are_scalars():
     program = parse("x ** -2", KNOWN)
     assert [(n.op, n.value) for n in program.nodes] == [("input", None), ("scalar", -2),
@@ -138,8 +151,8 @@ def test_negative_number_literals_are_scalars():
     ("[x, y]", "List syntax is not part of the expression language", 1, 1, ANY_SYNTAX),
     ("sum([x, y])", "List syntax is not part of the expression language", 1, 5, ANY_SYNTAX),
     ("concat(x, y)", "concat takes a list of arrays, e.g. concat([a, b], axis=1)", 1, 1, ""),
-    ("x[::0]", "slice steps must be positive", 1, 3, ""),
-    ("x[:, ::-1]", "slice steps must be positive", 1, 6, ""),
+    ("x[::0]", "slice steps must be nonzero (a negative step walks backwards)", 1, 3, ""),
+    ("x[:, ::-0]", "slice steps must be nonzero (a negative step walks backwards)", 1, 6, ""),
     ("x[1.5]", "indices must be integer literals or slices of them (got 1.5)", 1, 3, ""),
     ("True", "constant True is not a number", 1, 1, ""),
     ("x * False", "constant False is not a number", 1, 5, ""),

@@ -28,7 +28,17 @@ def test_every_op_has_exactly_one_lowering():
     assert set(tf_adapter.LOWERING) == set(OPS)
 
 
-@pytest.mark.parametrize("text", lowering_params(tf_adapter.LOWERING))
+# TensorFlow computes these in float32 precision even for float64 inputs: the op attribute
+# alpha is a 32-bit float, and gelu's constants are float32 (errors of ~1e-9 relative)
+TF_FLOAT32_INSIDE = {
+    "gelu(a)": "tf.nn.gelu's float64 result is accurate to ~5e-9 only",
+    "gelu_tanh(a)": "tf.nn.gelu(approximate=True)'s float64 result is accurate to ~1e-9 only",
+    "leaky_relu(a)": "tf.nn.leaky_relu's alpha is a float32 attribute: 0.01 is not float64 0.01",
+    "leaky_relu(a, negative_slope=0.2)": "tf.nn.leaky_relu's alpha is a float32 attribute",
+}
+
+
+@pytest.mark.parametrize("text", lowering_params(tf_adapter.LOWERING, TF_FLOAT32_INSIDE))
 def test_lowering_matches_numpy_reference(ad, text):
     assert_lowering(ad, text)
 

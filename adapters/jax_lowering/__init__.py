@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gradconf_adapters.jax_lowering import complex, elementwise, linalg, nn, piecewise, reductions, shape
+from gradconf_adapters.jax_lowering import (
+    complex,
+    elementwise,
+    linalg,
+    nn,
+    piecewise,
+    reductions,
+    shape,
+)
 
 LOWERING: dict[str, Callable[..., Any]] = {
     **elementwise.LOWERING, **piecewise.LOWERING, **complex.LOWERING, **reductions.LOWERING,

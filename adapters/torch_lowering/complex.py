@@ -9,5 +9,6 @@ import torch
 
 LOWERING: dict[str, Callable[..., Any]] = {
     "real": torch.real,
-    "imag": lambda x: torch.imag(x) if x.is_complex() else torch.zeros_like(x), "conj": torch.conj, "angle": torch.angle,
+    "imag": lambda x: torch.imag(x) if x.is_complex() else torch.zeros_like(x),
+    "conj": torch.conj, "angle": torch.angle,
 }

@@ -21,4 +21,11 @@ LOWERING: dict[str, Callable[..., Any]] = {
     "less": operator.lt, "less_equal": operator.le, "greater": operator.gt,
     "greater_equal": operator.ge, "equal": operator.eq, "not_equal": operator.ne,
     "where": tensors(torch.where), "stop_gradient": lambda x: x.detach(),
+    "expm1": torch.expm1, "log1p": torch.log1p, "log2": torch.log2, "log10": torch.log10,
+    "rsqrt": torch.rsqrt, "square": torch.square, "reciprocal": torch.reciprocal,
+    "tan": torch.tan, "asin": torch.asin, "acos": torch.acos, "atan": torch.atan,
+    "sinh": torch.sinh, "cosh": torch.cosh, "asinh": torch.asinh, "acosh": torch.acosh,
+    "atanh": torch.atanh, "erf": torch.special.erf, "erfc": torch.special.erfc,
+    "erfinv": torch.special.erfinv, "lgamma": torch.lgamma, "digamma": torch.special.digamma,
+    "sign": torch.sign,
 }

@@ -1,0 +1,118 @@
+"""Where a full run's time goes: per framework, wall time, framework calls, oracle, the rest
+(pytest, collection, records), per check kind; and each adapter's import-and-start time.
+
+    python benchmarks/run_breakdown.py --streams DIR          # read DIR/*.jsonl
+    python benchmarks/run_breakdown.py --imports torch        # in torch's venv: time the import
+
+Both merge into benchmarks/results/run-breakdown.json and rewrite run-breakdown.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+OUT = Path(__file__).parent / "results"
+ADAPTERS = {"torch": "gradconf_adapters.torch_adapter:TorchAdapter",
+            "jax": "gradconf_adapters.jax_adapter:JaxAdapter",
+            "tensorflow": "gradconf_adapters.tf_adapter:TensorflowAdapter",
+            "autograd": "gradconf_autograd.adapter:AutogradAdapter"}
+
+
+def streams(directory: Path) -> dict[str, dict[str, object]]:
+    """Per framework: items, wall seconds, framework and oracle seconds, per kind."""
+    out: dict[str, dict[str, object]] = {}
+    for path in sorted(directory.glob("*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+        head = next(x for x in lines if "environment" in x)["environment"]
+        end = next((x["end"] for x in lines if "end" in x), None)
+        recs = [x for x in lines if "verdict" in x]
+        if not recs or end is None:
+            continue
+        wall = (datetime.fromisoformat(end["time"]) - datetime.fromisoformat(head["time"]))
+        kinds: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+        for r in recs:
+            k = kinds[r["kind"]]
+            k[0] += 1
+            k[1] += r.get("duration_s") or 0.0
+            k[2] += r.get("oracle_s") or 0.0
+        fw = recs[0]["framework"]
+        out[fw] = {"version": recs[0]["framework_version"], "items": len(recs),
+                   "cases": len({(r["file"], r["case"]) for r in recs}),
+                   "wall_s": wall.total_seconds(),
+                   "framework_s": round(sum(k[1] for k in kinds.values()), 2),
+                   "oracle_s": round(sum(k[2] for k in kinds.values()), 2),
+                   "by_kind": {k: {"items": v[0], "framework_s": round(v[1], 2),
+                                   "oracle_s": round(v[2], 2)} for k, v in sorted(kinds.items())}}
+    return out
+
+
+def import_time(framework: str) -> float:
+    """Seconds to import the adapter and start it, in a fresh interpreter."""
+    module, _, cls = ADAPTERS[framework].partition(":")
+    code = (f"import time; t = time.perf_counter(); import {module} as m; m.{cls}(); "
+            "print(time.perf_counter() - t)")
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    return float(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else \
+        time.perf_counter() - t0
+
+
+def markdown(data: dict[str, object]) -> str:
+    runs: dict[str, dict[str, object]] = data.get("runs", {})  # type: ignore[assignment]
+    imports: dict[str, float] = data.get("imports", {})  # type: ignore[assignment]
+    out = ["# Where a full run's time goes", "",
+           f"Measured {data.get('measured', '?')} on {data.get('machine', '?')}: every case "
+           "file on each framework, `pytest cases -n 2` as `nox -s tests` runs it. *framework* "
+           "is the time inside the framework's calls (summed over both workers), *oracle* the "
+           "reference computations, *import* the adapter's import and start in a fresh "
+           "interpreter (paid once per worker).", "",
+           "| framework | version | cases | items | wall (s) | framework (s) | oracle (s) | "
+           "import (s) |", "|---|---|---|---|---|---|---|---|"]
+    for fw, r in runs.items():
+        out.append(f"| {fw} | {r['version']} | {r['cases']} | {r['items']} | {r['wall_s']:.0f} "
+                   f"| {r['framework_s']:.1f} | {r['oracle_s']:.1f} | "
+                   f"{imports.get(fw, float('nan')):.1f} |")
+    out += ["", "Per check kind (framework s / oracle s, items):", "",
+            "| kind | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    kinds = sorted({k for r in runs.values() for k in r["by_kind"]})  # type: ignore[union-attr]
+    for k in kinds:
+        cells = []
+        for r in runs.values():
+            v = r["by_kind"].get(k)  # type: ignore[union-attr]
+            cells.append(f"{v['framework_s']:.1f} / {v['oracle_s']:.1f} ({v['items']})" if v
+                         else "")
+        out.append(f"| {k} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--streams", type=Path)
+    p.add_argument("--imports", nargs="*", default=[])
+    p.add_argument("--machine", default="2 cores, no GPU")
+    args = p.parse_args()
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "run-breakdown.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if args.streams:
+        data["runs"] = streams(args.streams)
+        data["measured"] = datetime.now().date().isoformat()
+        data["machine"] = args.machine
+    for fw in args.imports:
+        data.setdefault("imports", {})[fw] = round(import_time(fw), 2)
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    (OUT / "run-breakdown.md").write_text(markdown(data))
+    print((OUT / "run-breakdown.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
