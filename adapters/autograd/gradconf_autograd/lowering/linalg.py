@@ -61,8 +61,12 @@ LOWERING: dict[str, Callable[..., Any]] = {
     "svdvals": lambda x: anp.linalg.svd(x, compute_uv=False),
     "svd_u": lambda x: _svd(x)[0],
     "svd_vt": lambda x: _svd(x)[1],
-    "trace": lambda x: anp.trace(x, axis1=-2, axis2=-1),
-    "diagonal": lambda x, offset=0: anp.diagonal(x, offset, axis1=-2, axis2=-1),
+    # autograd's trace vjp takes no axis keywords: a matrix uses the default axes (the
+    # last two); a batch passes them and meets that limit
+    "trace": lambda x: anp.trace(x) if anp.ndim(x) == 2 else anp.trace(x, axis1=-2, axis2=-1),
+    # its diagonal vjp accepts only offset 0 with axis1=-1, axis2=-2 (the same main diagonal)
+    "diagonal": lambda x, offset=0: (anp.diagonal(x, 0, axis1=-1, axis2=-2) if offset == 0
+                                     else anp.diagonal(x, offset, axis1=-2, axis2=-1)),
     "triu": lambda x, k=0: anp.triu(x, k),
     "tril": lambda x, k=0: anp.tril(x, k),
     "matrix_exp": unsupported("matrix_exp", "autograd.scipy.linalg has no expm"),
