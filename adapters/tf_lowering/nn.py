@@ -52,11 +52,11 @@ def _conv1d(x: tf.Tensor, w: tf.Tensor, stride: int = 1, padding: int = 0,
 
 def _conv2d(x: tf.Tensor, w: tf.Tensor, stride: Any = 1, padding: Any = 0,
             dilation: Any = 1) -> tf.Tensor:
-    """tf.nn.conv2d on NHWC / HWIO with explicit zero padding."""
+    """tf.nn.conv2d on NHWC / HWIO: 'VALID' without padding, else explicit zero padding."""
     ph, pw = _tup(padding, 2)
+    pads = "VALID" if ph == pw == 0 else [[0, 0], [ph, ph], [pw, pw], [0, 0]]
     out = tf.nn.conv2d(tf.transpose(x, [0, 2, 3, 1]), tf.transpose(w, [2, 3, 1, 0]),
-                       strides=_tup(stride, 2), padding=[[0, 0], [ph, ph], [pw, pw], [0, 0]],
-                       dilations=_tup(dilation, 2))
+                       strides=_tup(stride, 2), padding=pads, dilations=_tup(dilation, 2))
     return tf.transpose(out, [0, 3, 1, 2])
 
 
