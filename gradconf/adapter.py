@@ -50,6 +50,21 @@ def unsupported(op: str, reason: str) -> Callable[..., Any]:
     return lowered
 
 
+def family_lowerings(package: str) -> dict[str, Callable[..., Any]]:
+    """An adapter's whole lowering table: the ``LOWERING`` of ``package.<family>`` for every
+    family of the op table (gradconf.ops.FAMILIES), merged; an op lowered twice raises."""
+    from gradconf.ops import FAMILIES
+
+    table: dict[str, Callable[..., Any]] = {}
+    for family in FAMILIES:
+        part = importlib.import_module(f"{package}.{family}").LOWERING
+        twice = sorted(set(table) & set(part))
+        if twice:
+            raise KeyError(f"{package}.{family} lowers {', '.join(twice)} again")
+        table.update(part)
+    return table
+
+
 def unsupported_reason(fn: Callable[..., Any]) -> str | None:
     """The reason of an :func:`unsupported` table entry, None for a real lowering."""
     return getattr(fn, "unsupported", None)

@@ -37,6 +37,9 @@ def test_tolerance_table_values():
         "float32": {"rtol": f32, "atol": f32, "oracle_factor": 4.0},
         "float16": {"rtol": f16, "atol": f16, "oracle_factor": 4.0},
         "bfloat16": {"rtol": bf16, "atol": bf16, "oracle_factor": 4.0},
+        # a complex dtype's parts are floats of its real counterpart
+        "complex64": {"rtol": f32, "atol": f32, "oracle_factor": 4.0},
+        "complex128": {"rtol": 1e-9, "atol": 1e-9, "oracle_factor": 4.0},
     }
     assert (f32, f16, bf16) == pytest.approx((1.9073e-6, 1.5625e-2, 0.125), rel=1e-4)
 

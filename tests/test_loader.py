@@ -56,10 +56,10 @@ BAD_CASES = {
                        "(2, 3) @ (2, 3) (3 != 2) (column 1 of the function)"),
     "input-dtype": (bad("function: sum(x)", "x: {value: [1., 2.], dtype: float65}"),
                     "case.yaml:6: case 'bad': inputs.x.dtype: unknown dtype 'float65'; known: "
-                    "float16, bfloat16, float32, float64, int32, int64"),
+                    "float16, bfloat16, float32, float64, complex64, complex128, int32, int64"),
     "run-dtype": (bad("function: sum(x)\ndtypes: [float32, float65]"),
                   "case.yaml:8: case 'bad': dtypes: unknown run dtype 'float65'; known: "
-                  "float16, bfloat16, float32, float64"),
+                  "float16, bfloat16, float32, float64, complex64, complex128"),
     "missing-input": (bad("function: x + z"),
                       "case.yaml:7: case 'bad': unknown name 'z' (column 5 of the function) "
                       "(hint: declare it under inputs or constants)"),

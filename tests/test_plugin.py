@@ -23,7 +23,8 @@ pytest.importorskip("gradconf_adapters.torch_adapter")
 pytestmark = pytest.mark.torch
 
 NODEID = re.compile(
-    r"^cases/[a-z0-9-]+\.yaml::[a-z0-9-]+\[torch-[a-z0-9-]+-(b?float16|float32|float64)\]$"
+    r"^cases/[a-z0-9-]+\.yaml::[a-z0-9-]+\[torch-[a-z0-9-]+-"
+    r"(b?float16|float32|float64|complex64|complex128)\]$"
 )
 
 

@@ -247,8 +247,8 @@ def test_record_without_golden_shows_a_dash_in_the_golden_column(doc: dict[str, 
 def test_divergence_list_shows_reason_and_link(doc: dict[str, Any], page: str) -> None:
     table = section(page, "divergences")
     rows = Rows(table).rows
-    assert rows[0] == ["case", "check", "framework", "verdict", "reason"]
-    assert rows[1:] == [["column", "vjp float32", "torch", "expected_divergence",
+    assert rows[0] == ["case", "check", "framework", "kind", "verdict", "reason"]
+    assert rows[1:] == [["column", "vjp float32", "torch", "api", "expected_divergence",
                          f"{DIVERGENCE_REASON} {DIVERGENCE_LINK}"]]
     links = [a["href"] for t, a in Tags(table).tags if t == "a"]
     assert links == [DIVERGENCE_LINK]
@@ -397,7 +397,7 @@ def test_summary_markdown_counts_table_and_failures(doc: dict[str, Any]) -> None
             assert f"`{r['nodeid']}`" not in md
     assert "## Declared divergences" in lines
     reason = DIVERGENCE_REASON.replace("-", "\\-")
-    assert f"(torch, expected\\_divergence): {reason} [link](<{DIVERGENCE_LINK}>)" in md
+    assert f"(torch, api, expected\\_divergence): {reason} [link](<{DIVERGENCE_LINK}>)" in md
 
 
 def test_summary_markdown_escapes_pipes_and_newlines() -> None:

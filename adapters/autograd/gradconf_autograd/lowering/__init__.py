@@ -6,18 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gradconf_autograd.lowering import (
-    complex,
-    elementwise,
-    linalg,
-    nn,
-    piecewise,
-    reductions,
-    shape,
-)
+from gradconf.adapter import family_lowerings
 
-LOWERING: dict[str, Callable[..., Any]] = {
-    **elementwise.LOWERING, **piecewise.LOWERING, **complex.LOWERING, **reductions.LOWERING,
-    **linalg.LOWERING, **shape.LOWERING,
-    **nn.LOWERING,
-}
+LOWERING: dict[str, Callable[..., Any]] = family_lowerings(__name__)
