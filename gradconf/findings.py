@@ -60,19 +60,30 @@ def declared(cases: Iterable[Case]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (row["framework"], row["case"]))
 
 
-def declared_markdown(cases: Iterable[Case]) -> str:
-    """The README's table of declared framework bugs (``gradconf bugs`` prints it)."""
+def declared_markdown(cases: Iterable[Case], shown: int = 6) -> str:
+    """The README's table of declared framework bugs (``gradconf bugs`` prints it): one row
+    per upstream report (framework, versions, link), naming the cases that meet it."""
     from gradconf.report.markdown import code, link, text
 
     rows = declared(cases)
-    out = ["| framework | versions | case | checks | what the framework does | upstream |",
-           "|---|---|---|---|---|---|"]
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
-        checks = ", ".join(r["checks"]) + (f" ({', '.join(r['dtypes'])})" if r["dtypes"] else "")
-        out.append(f"| {text(r['framework'])} | {text(r['versions'])} | {code(r['case'], True)} "
-                   f"| {text(checks)} | {text(r['reason'], 400)} | {link(r['link'], 'link')} |")
-    per = Counter(r["framework"] for r in rows)
+        groups.setdefault((r["framework"], r["versions"], r["link"]), []).append(r)
+    out = ["| framework | versions | cases | what the framework does | upstream |",
+           "|---|---|---|---|---|"]
+    for (fw, versions, url), group in sorted(groups.items()):
+        ids = sorted({r["case"] for r in group})
+        names = ", ".join(code(i, True) for i in ids[:shown])
+        if len(ids) > shown:
+            names += f" and {len(ids) - shown} more"
+        reasons = Counter(r["reason"] for r in group)
+        what = text(reasons.most_common(1)[0][0], 400)
+        if len(reasons) > 1:
+            what += f" ({len(reasons) - 1} other case(s) say it in their own words)"
+        out.append(f"| {text(fw)} | {text(versions)} | {names} | {what} "
+                   f"| {link(url, 'link')} |")
+    per = Counter(fw for fw, _, _ in groups)
     tally = ", ".join(f"{fw} {n}" for fw, n in sorted(per.items()))
-    out += ["", f"{len(rows)} declared bug(s) over {len(per)} framework(s)"
-            + (f": {tally}." if per else ".")]
+    out += ["", f"{len(groups)} bug(s), one per upstream link, over {len(per)} framework(s)"
+            + (f" ({tally}), declared {len(rows)} time(s) by the cases." if per else ".")]
     return "\n".join(out) + "\n"

@@ -32,6 +32,7 @@ from gradconf.ops import NUMPY_LOWERING, OPS
 from gradconf.richardson import (  # noqa: F401 - BASE_STEP and richardson: part of the API
     BASE_STEP,
     directional,
+    offset,
     one_sided,
     richardson,
 )
@@ -197,7 +198,7 @@ class Oracle:
             return value, err, kind, value, value
         right = one_sided(self.f, self.x0, d, center, +1.0)
         left = one_sided(self.f, self.x0, d, center, -1.0)
-        jump = np.abs(self.f(self.x0 + 1e-9 * d) - self.f(self.x0 - 1e-9 * d))
+        jump = np.abs(self.f(offset(self.x0, 1e-9 * d)) - self.f(offset(self.x0, -1e-9 * d)))
         return classify(value, err, right, left, center, jump)
 
     def vjp(self, cotangent: np.ndarray) -> dict[str, Estimate]:

@@ -126,6 +126,15 @@ def richardson(levels: list[np.ndarray], noise: list[np.ndarray],
     return value, err
 
 
+def offset(x0: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """``x0 + step``, but ``x0`` itself where the step is 0: IEEE gives -0.0 + 0.0 = +0.0,
+    and a function with a jump at a signed zero (atan2, copysign) must not see an entry
+    the step does not move change sign."""
+    out = step + x0
+    np.copyto(out, x0, where=step == 0)
+    return out
+
+
 def _scaled(x0: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, float]:
     """``d`` rescaled to steps of ``max(1, |x|)`` on its support, and the factor undoing it."""
     size = float(np.max(np.abs(d)))
@@ -149,7 +158,9 @@ def _stencil(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],
                 for s, d in zip(signs[1:], dirs[1:], strict=True):
                     point += s * d
                 point *= h
+            still = point == 0
             point += x0
+            np.copyto(point, x0, where=still)  # -0.0 + 0.0 would be +0.0: keep x0's sign
             val = fn(point)
             total = total + math.prod(signs) * val
             biggest = np.maximum(biggest, np.abs(val))
@@ -205,7 +216,7 @@ def one_sided(fn: Fn, x0: np.ndarray, d: np.ndarray, center: np.ndarray,
 
     def level_at(h: float) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(all="ignore"):
-            val = fn(x0 + side * h * sd)
+            val = fn(offset(x0, side * h * sd))
             level = side * (val - center) / h
         rounding = EPS * np.maximum(np.abs(val), np.abs(center)) * 2.0 / h
         return np.asarray(level), rounding + EPS / h * np.abs(level)

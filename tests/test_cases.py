@@ -57,11 +57,26 @@ def _reference(case: Case, check_id: str) -> dict[str, np.ndarray]:
 
 CHECK_GOLDENS = [(c.id, key) for c in LOADED.cases for key in c.golden
                  if not key.startswith("probe-")]
+# Points where the finite-difference oracle cannot yet confirm a derived golden: the run
+# then records `undefined` (no judgement) or, at hypot's underflow, a kink interval, instead
+# of the derivative calculus gives. Strict: when the oracle learns them, these fail and go.
+ORACLE_LIMITS = {
+    ("linalg-slogdet-near-singular", "vjp"): "det = 2^-10: the first steps cross the singular "
+    "matrices, the difference quotients do not settle, and the oracle calls it undefined",
+    ("linalg-inv-ill-conditioned", "vjp"): "det = 2^-10: steps cross the singular matrices",
+    ("linalg-solve-ill-conditioned", "vjp"): "det = 2^-10: steps cross the singular matrices",
+    ("pw-hypot-float32-overflow", "vjp"): "an entry of 1e-30 lies far inside the smallest "
+    "step, so the oracle sees hypot's cone at the origin (slopes -1/√2, 1/√2), not the slope "
+    "1/√2 at the point",
+}
 
 
 @pytest.mark.parametrize(("case_id", "check_id"), CHECK_GOLDENS,
                          ids=[f"{c}::{k}" for c, k in CHECK_GOLDENS])
-def test_golden_agrees_with_the_oracle(case_id, check_id):
+def test_golden_agrees_with_the_oracle(case_id, check_id, request):
+    if (case_id, check_id) in ORACLE_LIMITS:
+        request.applymarker(pytest.mark.xfail(reason=ORACLE_LIMITS[case_id, check_id],
+                                              strict=True))
     case = BY_ID[case_id]
     golden = case.golden[check_id]
     result = compare_golden(_reference(case, check_id), golden, rtol=1e-9, atol=None)

@@ -57,7 +57,10 @@ def test_full_run_passes_and_reproduces_every_golden(full_run):
     assert all(r["verdict"] == "pass" for r in records if "beyond" not in r["source"]["note"])
     with_golden = [r for r in records if r["golden"] is not None]
     assert len(with_golden) > 60
-    assert all(r["golden_ok"] for r in with_golden)
+    # a declared framework bug is a departure from the golden; everything else matches it
+    assert all(r["golden_ok"] for r in with_golden if r["verdict"] != "expected_divergence"), \
+        [(r["case"], r["check"], r["dtype"]) for r in with_golden
+         if not r["golden_ok"] and r["verdict"] != "expected_divergence"]
     assert {"000", "001", "002", "003", "004"} <= {r["source"]["note"][:3] for r in records}
 
 

@@ -10,5 +10,5 @@ import torch
 LOWERING: dict[str, Callable[..., Any]] = {
     "real": torch.real,
     "imag": lambda x: torch.imag(x) if x.is_complex() else torch.zeros_like(x),
-    "conj": torch.conj, "angle": torch.angle,
+    "conj": torch.conj_physical, "angle": torch.angle,
 }
