@@ -23,6 +23,7 @@ RESULTS = Path("reports")
 # The test sessions' full runs stream here, one directory per nox invocation (sessions run
 # in the nox process), so `merged` never mixes in another invocation's streams.
 E2E_ROOT = Path(".nox") / "_e2e"
+REFERENCES = Path(".nox") / "_references"
 E2E = E2E_ROOT / str(os.getpid())
 # framework -> this project's extra that pins it, or the plug-in distribution that brings it
 FRAMEWORKS = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow", "autograd": None}
@@ -43,6 +44,10 @@ def _install(session: nox.Session, framework: str, *extras: str) -> None:
 def _run_cases(session: nox.Session, framework: str, results: Path, *args: str) -> None:
     """All case files on one framework, streaming to ``results/<framework>.jsonl``."""
     (results / f"{framework}.jsonl").unlink(missing_ok=True)
+    # references computed by one framework's session are read back by the others
+    # (content-addressed: an edited case or oracle misses its old entries)
+    session.env["GRADCONF_REFERENCE_CACHE"] = (os.environ.get("GRADCONF_REFERENCE_CACHE")
+                                               or str(REFERENCES.resolve()))
     workers = "auto" if (os.cpu_count() or 1) > 1 else "1"  # xdist isolates crashes
     session.run(
         "pytest", "cases", "--framework", framework, "--results-dir", str(results),

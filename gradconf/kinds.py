@@ -33,9 +33,9 @@ WARNING_KINDS: dict[str, str] = {
 OUTCOMES = ("value", "absent", "error", "not_applicable")
 
 # Verdicts in the order a report lists them; FAILING ones fail the pytest item.
-VERDICTS = ("pass", "expected_divergence", "convention", "nondeterministic", "mismatch", "nan",
-            "inf", "error", "crash", "timeout", "unsupported", "not_applicable", "undefined",
-            "stale", "invalid")
+VERDICTS = ("pass", "expected_divergence", "convention", "precision", "nondeterministic",
+            "mismatch", "nan", "inf", "error", "crash", "timeout", "unsupported", "not_applicable",
+            "undefined", "stale", "invalid")
 FAILING = frozenset({"mismatch", "nan", "inf", "error", "crash", "timeout", "stale", "invalid"})
 # "Not run here", not "wrong": the framework cannot express it (unsupported) or has no
 # counterpart by design (not_applicable). Their pytest items are skipped with the reason.

@@ -42,8 +42,8 @@ SIDE_CONVERGED = 1e-6   # relative error a one-sided estimate needs to count
 CONVERGED_ABS = 1e-9    # ... or this absolute one, times 1 + |f|
 KINK_RTOL = 1e-8        # sides differing by more than this (and their errors) make a kink
 
-SMOOTH, KINK, DISCONTINUITY, UNDEFINED = 0, 1, 2, 3
-CLASS_NAMES = ("smooth", "kink", "discontinuity", "undefined")
+SMOOTH, KINK, DISCONTINUITY, OVERFLOW, UNDEFINED = 0, 1, 2, 3, 4
+CLASS_NAMES = ("smooth", "kink", "discontinuity", "overflow", "undefined")
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,7 @@ class Oracle:
     evaluations: int = field(init=False, default=0)
     _jac: Estimate | None = field(init=False, default=None)
     _center: np.ndarray | None = field(init=False, default=None)
+    _overflow: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.point = self.case.point(self.dtype)
@@ -163,6 +164,39 @@ class Oracle:
             self._center = self.f(self.x0)
         return self._center
 
+    def overflows(self) -> np.ndarray:
+        """Per output entry: the value is not finite in float64 but finite when the same
+        program runs in NumPy's extended precision (``longdouble``, 64-bit mantissa and a
+        15-bit exponent on x86): a float64 overflow of a finite quantity, as exp(1000),
+        rather than a pole, a domain edge or an identically infinite value (1/x or log x at
+        0, log of a zero constant). Where ``longdouble`` is float64, or an op cannot run in
+        it, nothing counts as an overflow."""
+        if self._overflow is None:
+            bad = ~np.isfinite(self.center())
+            if bad.any():
+                env = {n: (v.astype(np.clongdouble) if np.iscomplexobj(v)
+                           else v.astype(np.longdouble) if v.dtype.kind == "f" else v)
+                       for n, v in self.point.items()}
+                try:
+                    with np.errstate(all="ignore"):
+                        out, _ = evaluate(self.case.program, env, NUMPY_LOWERING)
+                    wide = np.asarray(pairs(np.asarray(out)))
+                    bad &= np.isfinite(wide) & (np.abs(wide) > np.finfo(np.float64).max)
+                except Exception:  # an op with no extended-precision kernel
+                    bad[...] = False
+            self._overflow = bad
+        return self._overflow
+
+    def _at_center(self, kind: np.ndarray, value: np.ndarray,
+                   err: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Entries whose output is not finite at the point have no derivative there: an
+        overflow, or undefined (a pole, a domain edge); their value and error are NaN."""
+        off = ~np.isfinite(self.center())
+        if not off.any():
+            return kind, value, err
+        kind = np.where(off, np.where(self.overflows(), OVERFLOW, UNDEFINED), kind)
+        return kind, np.where(off, np.nan, value), np.where(off, np.nan, err)
+
     # ------------------------------------------------------------ what checks need
 
     def value(self) -> dict[str, Estimate]:
@@ -170,8 +204,12 @@ class Oracle:
         with np.errstate(all="ignore"):
             out, named = evaluate(self.case.program, self.point, NUMPY_LOWERING)
         arrays = {n: np.asarray(pairs(a), np.float64) for n, a in {"out": out, **named}.items()}
-        return {n: Estimate(a, np.zeros(np.shape(a)), _classify(a), 1)
-                for n, a in arrays.items()}
+        found = {n: Estimate(a, np.zeros(np.shape(a)), _classify(a), 1)
+                 for n, a in arrays.items()}
+        if found["out"].classification != "smooth" and np.any(self.overflows()):
+            est = found["out"]
+            found["out"] = Estimate(est.value, est.err, "overflow", 1)
+        return found
 
     def jacobian(self) -> Estimate:
         """The full Jacobian, shape ``out_shape + (n_wrt_entries,)``, classified; computed
@@ -194,12 +232,16 @@ class Oracle:
         if value is None:
             value = err = np.full(np.shape(center), np.nan)
         if not self.nonsmooth:
-            kind = np.where(np.isfinite(value), SMOOTH, UNDEFINED)
+            kind, value, err = self._at_center(
+                np.where(np.isfinite(value), SMOOTH, UNDEFINED), value, err)
             return value, err, kind, value, value
         right = one_sided(self.f, self.x0, d, center, +1.0)
         left = one_sided(self.f, self.x0, d, center, -1.0)
         jump = np.abs(self.f(offset(self.x0, 1e-9 * d)) - self.f(offset(self.x0, -1e-9 * d)))
-        return classify(value, err, right, left, center, jump)
+        value, err, kind, lo, hi = classify(value, err, right, left, center, jump)
+        kind, value, err = self._at_center(kind, value, err)
+        return value, err, kind, np.where(kind >= DISCONTINUITY, value, lo), \
+            np.where(kind >= DISCONTINUITY, value, hi)
 
     def vjp(self, cotangent: np.ndarray) -> dict[str, Estimate]:
         """``∇ <v, f>`` per input, from the Jacobian (intervals by interval arithmetic)."""
@@ -260,8 +302,10 @@ class Oracle:
                     v, e = directional(s, self.x0, [_unit(n, i), _unit(n, j)], center)
                     val[i, j] = val[j, i] = np.nan if v is None else float(v)
                     err[i, j] = err[j, i] = np.nan if v is None else float(e)
+        broken = self._first_order_class()
         return {f"{a},{b}": Estimate(val[sa, sb].reshape(shape_a + shape_b),
-                                     err[sa, sb].reshape(shape_a + shape_b), _classify(val))
+                                     err[sa, sb].reshape(shape_a + shape_b),
+                                     broken or _classify(val))
                 for a, (sa, shape_a) in self._slices.items()
                 for b, (sb, shape_b) in self._slices.items()}
 
@@ -270,7 +314,7 @@ class Oracle:
         shape = self._slices[self.wrt[0]][1]
         if len(cotangents) > 1 and self._first_order_breaks():
             nan = np.full(shape, np.nan)
-            return Estimate(nan, nan, "undefined")
+            return Estimate(nan, nan, self._first_order_class() or "undefined")
         v1, rest = cotangents[0], [self.flat({self.wrt[0]: v}) for v in cotangents[1:]]
 
         def s(x: np.ndarray) -> np.ndarray:
@@ -282,8 +326,18 @@ class Oracle:
         return Estimate(value, err, _classify(value), self.evaluations)
 
     def _first_order_breaks(self) -> bool:
-        """A kink, jump or domain edge at the point: no derivative of order two exists."""
+        """A kink, jump, pole or domain edge at the point: no derivative of order two
+        exists (a function that is not finite at the point has none of any order)."""
+        if not np.all(np.isfinite(self.center())):
+            return True
         return self.nonsmooth and self.jacobian().classification != "smooth"
+
+    def _first_order_class(self) -> str | None:
+        """"overflow" when the function overflows at the point (its higher derivatives with
+        it), "undefined" when first order breaks otherwise, else None."""
+        if np.any(self.overflows()):
+            return "overflow"
+        return "undefined" if self._first_order_breaks() else None
 
 
 def classify(value: np.ndarray, err: np.ndarray,

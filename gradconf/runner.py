@@ -25,10 +25,10 @@ from gradconf.adapter import (
 )
 from gradconf.arrays import as_dtype, encode, is_complex, pairs
 from gradconf.case import Case, Check, Probe, materialize, tangent_for
-from gradconf.compare import Comparison, compare, compare_golden, tolerance_for
+from gradconf.compare import tolerance_for
 from gradconf.fast import FAST_KINDS, judge_fast, wants_fast
+from gradconf.judge import judge
 from gradconf.kinds import FAILING
-from gradconf.oracle import Estimate, kink_mask, oracle_for
 from gradconf.probes import judge_probe
 
 
@@ -135,7 +135,7 @@ def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapte
                    oracle_s=time.perf_counter() - t0)
     else:
         rec["mode"] = "exact"
-        _judge(rec, case, check, dtype, observed, vectors, env, raw)
+        judge(rec, case, check, dtype, observed, vectors, env, raw)
     if differs:
         rec["repeat_max_diff"] = differs[0]
         if rec["verdict"] == "pass":
@@ -228,146 +228,6 @@ def _dispatch(adapter: Adapter, case: Case, check: Check, env: Mapping[str, np.n
         return lambda: {"rev": adapter.jacobian(prog, env, wrt, "rev"),
                         "fwd": adapter.jacobian(prog, env, wrt, "fwd")}
     raise Unsupported(check.kind)
-
-
-def _f64(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _f64(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_f64(x) for x in v]
-    return np.asarray(v, dtype=np.complex128 if np.iscomplexobj(v) else np.float64)
-
-
-def _reference(case: Case, check: Check, dtype: str, v: Mapping[str, Any]) -> dict[str, Estimate]:
-    oracle = oracle_for(case, dtype, check.wrt)
-    v = {k: _f64(x) for k, x in v.items()}
-    if check.kind == "value":
-        return oracle.value()
-    if check.kind == "vjp":
-        return oracle.vjp(v["cotangent"])
-    if check.kind == "jvp":
-        return {"out": oracle.jvp(v["tangents"])}
-    if check.kind == "jacobian":
-        return oracle.jacobian_by_input()
-    if check.kind == "hessian":
-        return oracle.hessian(v["cotangent"])
-    if check.kind == "derivative":
-        return {check.wrt[0]: oracle.derivative(v["cotangents"])}
-    raise ValueError(check.kind)
-
-
-def _judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
-           observed: dict[str, Any], v: Mapping[str, Any], env: Mapping[str, np.ndarray],
-           raw: dict[str, Any] | None = None) -> None:
-    tol = tolerance_for(dtype, case.tolerance)
-    rec["tolerance"] = tol
-    if check.kind == "rev_fwd":
-        rev, fwd = observed["rev"], observed["fwd"]
-        rec.update(observed={n: encode(a) for n, a in fwd.items()},
-                   reference={n: encode(a) for n, a in rev.items()}, oracle_err=0.0)
-        cmp = compare(fwd, rev, {}, tol)
-        _set_result(rec, cmp, "forward-mode Jacobian differs from reverse-mode: ")
-        return
-    t0, oracle = time.perf_counter(), oracle_for(case, dtype, check.wrt)
-    before = oracle.evaluations
-    ref = _reference(case, check, dtype, v)
-    rec.update(oracle_s=time.perf_counter() - t0, oracle_evaluations=oracle.evaluations - before)
-    order = ("smooth", "kink", "discontinuity", "undefined")
-    rec.update(observed={n: encode(a) for n, a in observed.items()},
-               reference={n: encode(e.value) for n, e in ref.items()},
-               oracle_err=max((e.max_err for e in ref.values()), default=0.0),
-               classification=max((e.classification for e in ref.values()),
-                                  key=order.index, default="smooth"))
-    kinks = {n: e for n, e in ref.items() if e.lo is not None and e.hi is not None}
-    if kinks:
-        rec["subgradient"] = {n: {"lo": encode(e.lo), "hi": encode(e.hi)}
-                              for n, e in kinks.items()}
-    bad_dtype = _dtype_problem(observed if raw is None else raw, check, case, dtype, env)
-    cmp = compare(observed, {n: _at_kinks(observed.get(n), e) for n, e in ref.items()},
-                  {n: e.err for n, e in ref.items()}, tol)
-    if bad_dtype and cmp.ok:
-        cmp = Comparison(False, bad_dtype, cmp.max_abs_err, cmp.max_rel_err, cmp.worst)
-    _set_result(rec, cmp, "")
-    if cmp.ok and rec["classification"] != "smooth":
-        rec.update(_irregular(rec["classification"], observed, ref))
-    golden = case.golden.get(check.id)
-    if golden is not None:
-        rec["golden"] = {n: encode(np.asarray(g, dtype=np.float64)) for n, g in golden.items()}
-        g_tol = case.tolerance.get("golden")
-        gcmp = compare_golden(observed, golden, tol["rtol"], g_tol.atol if g_tol else None)
-        rec["golden_ok"] = gcmp.ok
-        if not gcmp.ok and rec["verdict"] == "pass":
-            rec.update(verdict="mismatch", worst=gcmp.worst,
-                       message="differs from the note's golden value: " + gcmp.reason)
-
-
-def _at_kinks(observed: Any, est: Estimate) -> np.ndarray:
-    """The reference, with each kink entry replaced by the observed value clipped into the
-    subgradient interval: a value inside matches, one outside misses by its distance."""
-    if est.lo is None or est.hi is None or observed is None:
-        return est.value
-    obs = np.asarray(observed, dtype=np.float64)
-    if obs.shape != est.value.shape:
-        return est.value
-    # a NaN is never a subgradient: it meets the finite centre and is reported as nan
-    inside = kink_mask(est) & ~np.isnan(obs)
-    return np.where(inside, np.clip(obs, est.lo, est.hi), est.value)
-
-
-def _irregular(classification: str, observed: Mapping[str, Any],
-               ref: Mapping[str, Estimate]) -> dict[str, str]:
-    """Verdict and message for a passing comparison at a point that is not smooth."""
-    notes = []
-    for name, est in ref.items():
-        obs = np.asarray(observed[name], dtype=np.float64).reshape(-1)
-        for i in np.flatnonzero(~np.isfinite(est.value.reshape(-1)))[:3]:
-            notes.append(f"{name}{_index(est.value.shape, i)}: no derivative there, got "
-                         f"{obs[i]:.6g}")
-        if est.lo is not None and est.hi is not None:
-            lo, hi = est.lo.reshape(-1), est.hi.reshape(-1)
-            for i in np.flatnonzero(kink_mask(est).reshape(-1))[:3]:
-                notes.append(f"{name}{_index(est.value.shape, i)}: kink, chose {obs[i]:.6g} "
-                             f"in [{lo[i]:.6g}, {hi[i]:.6g}]")
-    verdict = "convention" if classification == "kink" else "undefined"
-    return {"verdict": verdict, "message": "; ".join(notes)}
-
-
-def _index(shape: tuple[int, ...], flat: int) -> str:
-    """``[i, j]`` for an entry of an array, nothing for a scalar."""
-    return str([int(k) for k in np.unravel_index(flat, shape)]) if shape else ""
-
-
-def _dtype_problem(observed: Mapping[str, Any], check: Check, case: Case, dtype: str,
-                   env: Mapping[str, np.ndarray]) -> str:
-    """A sentence if a result's dtype is not one that promotion rules allow.
-
-    Values and jvps have the output's dtype, gradients their input's. A Jacobian or
-    Hessian block may carry either dtype of the pair it relates (reverse mode yields the
-    input's, forward mode the output's), so either is accepted.
-    """
-    out_dt = case.output_dtype(dtype)
-    for name, arr in observed.items():
-        if check.kind == "value":
-            allowed = {case.named_dtype(name, dtype)}
-        elif name == "out":
-            allowed = {out_dt}
-        elif check.kind in ("vjp", "derivative"):
-            allowed = {str(env[name].dtype)}
-        else:
-            pair = {str(env[n].dtype) for n in name.split(",")} | {out_dt}
-            allowed = pair | {str(np.result_type(*pair))}
-        got = str(np.asarray(arr).dtype)
-        if got not in allowed and "bfloat16" not in allowed:
-            return f"{name}: dtype {got}, but should be {' or '.join(sorted(allowed))}"
-    return ""
-
-
-def _set_result(rec: dict[str, Any], cmp: Comparison, prefix: str) -> None:
-    rec.update(max_abs_err=cmp.max_abs_err, max_rel_err=cmp.max_rel_err, worst=cmp.worst)
-    if cmp.ok:
-        rec.update(verdict="pass", message="")
-    else:
-        rec.update(verdict=cmp.nonfinite or "mismatch", message=prefix + cmp.reason)
 
 
 def _diverge(rec: dict[str, Any], case: Case) -> dict[str, Any]:

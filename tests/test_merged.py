@@ -13,8 +13,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from gradconf.arrays import decode
 from gradconf.kinds import FAILING
 from gradconf.report.html import render
 from gradconf.results import merge, validate
@@ -100,3 +102,46 @@ def test_complex_cases_name_each_frameworks_convention(doc):
              if r.get("complex")}
     assert named == {("torch", "conjugate_wirtinger"), ("tensorflow", "conjugate_wirtinger"),
                      ("jax", "wirtinger"), ("autograd", "wirtinger")}
+
+
+def test_verdicts_agree_with_the_classification(doc):
+    """No framework is blamed where calculus has nothing to say: a nan, inf or mismatch
+    verdict always points at an entry whose reference is finite, and a point the oracle
+    found undefined or overflowing is never judged there."""
+    bad = []
+    for r in doc["records"]:
+        verdict = r["verdict"]
+        if r.get("divergence"):
+            verdict = r["message"].partition("(")[2].partition(")")[0] or verdict
+        if verdict in ("nan", "inf") and r.get("observed") and r.get("reference"):
+            blamed = False
+            for name, ref in r["reference"].items():
+                obs = r["observed"].get(name)
+                if obs is None or r["kind"] == "rev_fwd":
+                    blamed = True
+                    break
+                o, f = decode(obs).astype(np.float64), decode(ref).astype(np.float64)
+                if o.shape == f.shape and np.any(~np.isfinite(o) & np.isfinite(f)):
+                    blamed = True
+            if not blamed:
+                bad.append(f"{r['nodeid']}: {verdict} without a finite reference entry")
+        if verdict == "mismatch" and r.get("worst") and not np.isfinite(
+                r["worst"]["reference"]):
+            bad.append(f"{r['nodeid']}: mismatch at a non-finite reference")
+        if verdict == "undefined" and r.get("classification") not in (
+                "undefined", "overflow", "discontinuity", None):
+            bad.append(f"{r['nodeid']}: undefined at a {r['classification']} point")
+    # where the function itself is not finite, no derivative blames the framework's values
+    # (a wrong dtype or shape is wrong anywhere)
+    off = {(r["framework"], r["case"], r["dtype"]) for r in doc["records"]
+           if r["kind"] == "value" and r.get("reference") and "out" in r["reference"]
+           and not np.any(np.isfinite(decode(r["reference"]["out"]).astype(np.float64)))}
+    for r in doc["records"]:
+        verdict = r["verdict"]
+        if r.get("divergence"):
+            verdict = r["message"].partition("(")[2].partition(")")[0] or verdict
+        if ((r["framework"], r["case"], r["dtype"]) in off and r["kind"] != "value"
+                and verdict in ("nan", "inf", "mismatch")
+                and not any(f": {what} " in r["message"] for what in ("dtype", "shape"))):
+            bad.append(f"{r['nodeid']}: {verdict} where the function is not finite")
+    assert not bad, "\n".join(bad[:20])

@@ -497,7 +497,7 @@ def test_a_case_error_found_only_at_run_time_is_invalid_not_the_frameworks(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """If the engine itself fails on a case, the record says so, located at the case."""
     pytest.importorskip("gradconf_adapters.torch_adapter")
-    from gradconf import runner
+    from gradconf import judge, runner
     from gradconf_adapters.torch_adapter import TorchAdapter
 
     (case,) = load_file(CASES / "reductions.yaml", "cases/reductions.yaml")[:1]
@@ -505,7 +505,7 @@ def test_a_case_error_found_only_at_run_time_is_invalid_not_the_frameworks(
 
     def broken(*args: Any, **kw: Any) -> Any:
         raise ValueError("zero-size array to reduction operation maximum")
-    monkeypatch.setattr(runner, "oracle_for", broken)
+    monkeypatch.setattr(judge, "oracle_for", broken)
     adapter = TorchAdapter()
     check = next(c for c in case.checks if c.kind == "vjp")
     rec = runner.run_check(case, check, "float64", adapter, adapter.version(), fast=False)

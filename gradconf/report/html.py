@@ -21,7 +21,7 @@ KIND_ORDER = ("load", "value", "vjp", "jvp", "jacobian", "hessian", "derivative"
               "probe")
 COLOURS = {
     "pass": "#1a7f37", "expected_divergence": "#8250df", "convention": "#0969da",
-    "nondeterministic": "#0550ae",
+    "precision": "#54aeff", "nondeterministic": "#0550ae",
     "mismatch": "#cf222e", "nan": "#d4478b", "inf": "#9e1f63", "error": "#bc4c00",
     "crash": "#6e1a0b", "timeout": "#9a6700", "unsupported": "#6e7781",
     "not_applicable": "#afb8c1",
