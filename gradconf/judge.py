@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from gradconf import precision, refcache, subgradient
-from gradconf.arrays import encode
+from gradconf.arrays import _num, encode
 from gradconf.case import Case, Check
 from gradconf.compare import Comparison, compare, compare_golden, tolerance_for
-from gradconf.oracle import Estimate, kink_mask, oracle_for
+from gradconf.oracle import Estimate, Oracle, kink_mask, oracle_for
 
 
 def _f64(v: Any) -> Any:
@@ -32,8 +32,9 @@ def _f64(v: Any) -> Any:
     return np.asarray(v, dtype=np.complex128 if np.iscomplexobj(v) else np.float64)
 
 
-def _reference(case: Case, check: Check, dtype: str, v: Mapping[str, Any]) -> dict[str, Estimate]:
-    oracle = oracle_for(case, dtype, check.wrt)
+def _reference(case: Case, check: Check, dtype: str, v: Mapping[str, Any],
+               oracle: Oracle | None = None) -> dict[str, Estimate]:
+    oracle = oracle or oracle_for(case, dtype, check.wrt)
     v = {k: _f64(x) for k, x in v.items()}
     if check.kind == "value":
         return oracle.value()
@@ -87,6 +88,8 @@ def judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
     if bad_dtype and cmp.ok:
         cmp = Comparison(False, bad_dtype, cmp.max_abs_err, cmp.max_rel_err, cmp.worst)
     set_result(rec, cmp, "")
+    if rec["verdict"] == "mismatch" and check.kind != "value" and dtype in precision.LOW:
+        _condition(rec, case, check, dtype, v, ref, observed)
     if check.kind == "value" and rec["verdict"] == "mismatch" and not bad_dtype:
         same = precision.judge(case, dtype, observed, tol)
         if same is not None:
@@ -185,3 +188,41 @@ def set_result(rec: dict[str, Any], cmp: Comparison, prefix: str) -> None:
         rec.update(verdict="pass", message="")
     else:
         rec.update(verdict=cmp.nonfinite or "mismatch", message=prefix + cmp.reason)
+
+
+def _condition(rec: dict[str, Any], case: Case, check: Check, dtype: str,
+               v: Mapping[str, Any], ref: Mapping[str, Estimate],
+               observed: Mapping[str, Any]) -> None:
+    """For a low-precision derivative that missed: how far rounding the inputs to the run
+    dtype alone moves the float64 reference (two random relative perturbations of one unit
+    of the dtype's epsilon), as a condition estimate beside the verdict. The verdict stays:
+    a derivative has no same-precision evaluation to say the dtype forces the difference."""
+    eps = precision.EPSILON[dtype]
+    rng = np.random.default_rng(0)
+    moved = 0.0
+    for _ in range(2):
+        shift = {n: eps * rng.uniform(-1.0, 1.0, case.shapes[n]) for n in check.wrt
+                 if not np.iscomplexobj(case.point(dtype)[n])}
+        try:
+            other = _reference(case, check, dtype, v, Oracle(case, dtype, check.wrt, shift))
+        except Exception:  # the estimate is a courtesy: never let it break the verdict
+            return
+        for name, est in other.items():
+            base = ref[name].value
+            with np.errstate(all="ignore"):
+                diff = np.abs(np.asarray(est.value, dtype=np.float64) - base)
+            finite = np.isfinite(diff)
+            if finite.any():
+                moved = max(moved, float(diff[finite].max()))
+    scale = max((float(np.nanmax(np.abs(e.value))) for e in ref.values()
+                 if np.isfinite(e.value).any()), default=0.0)
+    kappa = moved / (eps * scale) if scale > 0 else float("inf")
+    missed = max((float(np.nanmax(np.abs(np.asarray(observed[n], dtype=np.float64) - e.value)))
+                  for n, e in ref.items() if n in observed and np.isfinite(e.value).any()),
+                 default=0.0)
+    within = missed <= 4.0 * moved
+    rec["condition"] = {"estimate": _num(kappa), "input_rounding": moved, "within": within}
+    rec["message"] += (f" [condition estimate {kappa:.3g}: rounding the inputs to {dtype} "
+                       f"alone moves the float64 result by up to {moved:.3g}; this difference "
+                       + ("is within four times that]" if within else "is beyond it]"))
+

@@ -88,6 +88,7 @@ class Oracle:
     case: Case
     dtype: str
     wrt: tuple[str, ...]
+    shift: Mapping[str, np.ndarray] | None = None   # relative perturbation of the point
     point: dict[str, np.ndarray] = field(init=False)
     evaluations: int = field(init=False, default=0)
     _jac: Estimate | None = field(init=False, default=None)
@@ -96,6 +97,8 @@ class Oracle:
 
     def __post_init__(self) -> None:
         self.point = self.case.point(self.dtype)
+        for name, rel in (self.shift or {}).items():
+            self.point[name] = self.point[name] * (1.0 + rel)
         # a complex input is differentiated as its real and imaginary parts: its entries
         # are real pairs (a trailing axis of 2) everywhere below
         self._complex = {n for n in self.wrt if np.iscomplexobj(self.point[n])}

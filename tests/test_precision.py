@@ -61,3 +61,46 @@ def test_float64_runs_have_no_second_reference(one_case):
 def test_a_right_value_needs_no_second_reference(one_case):
     rec = _value_check(one_case, "sum((x + 1e3) - 1e3)", "[1.0, 2.0]", "float32", 3.0)
     assert rec["verdict"] == "pass" and "reference_run_dtype" not in rec
+
+
+class _Grad(Adapter):
+    name = "scripted"
+
+    def __init__(self, grad, dtype: str) -> None:
+        self.grad = np.asarray(grad, dtype=dtype)
+
+    def version(self) -> str:
+        return "0"
+
+    def vjp(self, prog, env, wrt, cotangent):
+        return {"x": self.grad}
+
+
+@pytest.mark.parametrize(("grad", "within"), [
+    # SVD-based rules are 1e-5 relative off here in float32 (cond about 4e3): within
+    ([[1025.0098, -1024.0098], [-1024.0098, 1024.0098]], True),
+    # a tenth off is no rounding
+    ([[1127.5, -1024.0], [-1024.0, 1024.0]], False),
+])
+def test_a_low_precision_derivative_that_misses_carries_a_condition_estimate(
+        one_case, grad, within):
+    """log|det| at [[1, 1], [1, 1 + 2^-10]]: the gradient A^-T has entries near 1024 and
+    the matrix a condition number near 4e3, so rounding its entries to float32 alone moves
+    the gradient by about 1e-4 relative. The verdict stays mismatch; the record says how
+    the difference compares."""
+    case = one_case("""
+        id: condition
+        title: t
+        source: {note: t, section: t}
+        inputs: {x: [[1.0, 1.0], [1.0, 1.0009765625]]}
+        function: slogdet(x)
+        dtypes: [float32]
+        checks: [vjp]
+    """)
+    rec = run_check(case, case.checks[0], "float32", _Grad(grad, "float32"), "0")
+    assert rec["verdict"] == "mismatch"
+    cond = rec["condition"]
+    assert cond["within"] is within
+    assert 1e2 < cond["estimate"] < 1e5
+    assert "rounding the inputs to float32 alone moves the float64 result by up to" in \
+        rec["message"]
