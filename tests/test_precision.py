@@ -104,3 +104,18 @@ def test_a_low_precision_derivative_that_misses_carries_a_condition_estimate(
     assert 1e2 < cond["estimate"] < 1e5
     assert "rounding the inputs to float32 alone moves the float64 result by up to" in \
         rec["message"]
+
+
+def test_a_wrong_shape_gets_no_condition_estimate_and_stays_a_mismatch(one_case):
+    case = one_case("""
+        id: condition-shape
+        title: t
+        source: {note: t, section: t}
+        inputs: {x: [[1.0, 2.0], [3.0, 4.0]]}
+        function: sum(x * x)
+        dtypes: [float32]
+        checks: [vjp]
+    """)
+    rec = run_check(case, case.checks[0], "float32", _Grad([2.0, 4.0, 6.0, 8.0], "float32"), "0")
+    assert rec["verdict"] == "mismatch" and "shape" in rec["message"]
+    assert "condition" not in rec
