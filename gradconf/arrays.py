@@ -77,7 +77,9 @@ def result_dtype(dtypes: list[str]) -> str:
     return best
 
 
-def _num(x: float) -> float | str:
+def json_number(x: float) -> float | str:
+    """A float for strict JSON: non-finite values become the strings NaN, Infinity,
+    -Infinity."""
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
@@ -93,12 +95,12 @@ def encode(arr: Any, dtype: str | None = None) -> dict[str, Any]:
     a = np.asarray(arr)
     flat = a.astype(np.float64).reshape(-1)
     out: dict[str, Any] = {"shape": list(a.shape), "dtype": dtype or str(a.dtype),
-                           "data": [_num(v) for v in flat[:MAX_ENCODED]]}
+                           "data": [json_number(v) for v in flat[:MAX_ENCODED]]}
     if flat.size > MAX_ENCODED:
         finite = flat[np.isfinite(flat)]
         out["truncated"] = True
-        out["summary"] = {"min": _num(finite.min()) if finite.size else None,
-                          "max": _num(finite.max()) if finite.size else None,
+        out["summary"] = {"min": json_number(finite.min()) if finite.size else None,
+                          "max": json_number(finite.max()) if finite.size else None,
                           "nonfinite": int(flat.size - finite.size)}
     return out
 

@@ -27,8 +27,6 @@ from gradconf.expr import evaluate
 from gradconf.ops import NUMPY_LOWERING
 
 LOW = ("float32", "float16", "bfloat16", "complex64")
-EPSILON = {"float32": 2.0 ** -23, "float16": 2.0 ** -10, "bfloat16": 2.0 ** -7,
-           "complex64": 2.0 ** -23}
 
 
 def same_precision(case: Case, dtype: str) -> dict[str, np.ndarray]:

@@ -493,3 +493,22 @@ def test_report_without_streams_returns_2(tmp_path: Path, sub: str, why: str,
     assert main(["report", "--results-dir", str(target)]) == 2
     assert why in capsys.readouterr().err
     assert not (target / "results.json").exists()
+
+
+def test_details_show_the_whole_gradient_the_run_dtype_reference_and_the_condition() -> None:
+    rec = mismatch()
+    rec.update(verdict="mismatch", generalised_gradient={
+        "samples": 24, "rows": 1, "valid": False, "slope": 1.414, "bound": 0.707,
+        "allowed": 1e-6, "direction": [0.707, 0.707, 0.0]},
+        reference_run_dtype={"out": {"shape": [], "dtype": "float64", "data": [0.0]}},
+        condition={"estimate": 702.0, "input_rounding": 0.0858, "within": True},
+        reference_cached=True)
+    doc = document([rec])
+    validate(doc)
+    page = render(doc)
+    assert "not a generalised gradient: slope 1.41 along the direction shown" in page
+    assert "24 gradients sampled around the point, 1 row(s) checked" in page
+    assert f"same computation in {rec['dtype']}" in page
+    assert "condition estimate</td><td>702.0: rounding the inputs" in page
+    assert "within four times that" in page
+    assert "(reference read from the run's cache)" in page
