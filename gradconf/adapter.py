@@ -9,6 +9,7 @@ engine change. This module imports no framework.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import re
@@ -123,6 +124,24 @@ class Adapter:
     probe_module: ClassVar[str] = ""
     # the gradient convention for complex inputs, a key of COMPLEX_CONVENTIONS
     complex_gradient: ClassVar[str] = "conjugate_wirtinger"
+    # The framework's compiler as its users call it, e.g. "torch.compile (inductor)"; ""
+    # when it has none (its compiled items are then ``not_applicable``).
+    compiler: ClassVar[str] = ""
+    # How the check methods run: "eager", or "compiled" (see :meth:`compiled`).
+    execution: str = "eager"
+
+    def compiled(self) -> Adapter:
+        """This adapter in compiled execution: a shallow copy whose ``execution`` is
+        ``"compiled"``. There every check method runs its whole computation, the function and
+        its derivative, through :attr:`compiler` in the framework's own idiom, and returns what
+        the eager method returns. A compiled function is kept and called again for the same
+        program, check and input types, so a check's second run measures the run, not the
+        compile. Probes stay eager: they ask about the API, not the generated code."""
+        if not self.compiler:
+            raise Unsupported(f"{self.name} has no compiler")
+        twin = copy.copy(self)
+        twin.execution = "compiled"
+        return twin
 
     def version(self) -> str:
         """The framework's version string."""
