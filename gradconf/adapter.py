@@ -143,6 +143,14 @@ class Adapter:
         twin.execution = "compiled"
         return twin
 
+    def eager(self) -> Adapter:
+        """This adapter in eager execution (itself when it is already eager)."""
+        if self.execution == "eager":
+            return self
+        twin = copy.copy(self)
+        twin.execution = "eager"
+        return twin
+
     def version(self) -> str:
         """The framework's version string."""
         raise NotImplementedError

@@ -112,12 +112,13 @@ class Case:
         return any(is_complex(d) for d in self.dtypes)
 
     def divergence(self, framework: str, check_id: str, dtype: str,
-                   version: str | None = None) -> Divergence | None:
-        """The declared divergence covering this (framework, check, dtype) at the framework
-        ``version`` (None: any version), if any."""
+                   version: str | None = None, execution: str = "eager") -> Divergence | None:
+        """The declared divergence covering this (framework, check, dtype, execution) at the
+        framework ``version`` (None: any version), if any."""
         for d in self.divergences:
             if d.framework == framework and d.covers(check_id) and (
                     d.dtypes is None or dtype in d.dtypes) and (
+                    d.execution is None or d.execution == execution) and (
                     version is None or d.applies_to(version)):
                 return d
         return None

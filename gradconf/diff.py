@@ -43,7 +43,7 @@ from gradconf.results import load_schema
 CATEGORIES = ("regression", "fix", "behaviour", "drift", "added", "removed")
 DEFAULT_FAIL_ON = ("regression", "behaviour", "removed")
 
-Key = tuple[str, str, str, str]
+Key = tuple[str, str, str, str, str]
 
 
 # ----------------------------------------------------------------------------- indexing
@@ -52,7 +52,7 @@ Key = tuple[str, str, str, str]
 def _key(rec: Mapping[str, Any]) -> Key:
     """An item's identity across runs; a case that did not load is identified by where."""
     check = rec["check"] if rec["kind"] != "load" else f"load@{rec['file']}:{rec['line']}"
-    return (rec["case"], rec["framework"], check, rec["dtype"])
+    return (rec["case"], rec["framework"], check, rec["dtype"], rec.get("execution", "eager"))
 
 
 def _index(doc: Mapping[str, Any], frameworks: Iterable[str] | None,
@@ -64,8 +64,8 @@ def _index(doc: Mapping[str, Any], frameworks: Iterable[str] | None,
             continue
         key = _key(rec)
         if key in out:
-            raise InputError(f"the {side} run", f"two records of {key[0]} "
-                             f"[{key[1]}-{key[2]}-{key[3]}]", "streams of two runs merged?")
+            raise InputError(f"the {side} run", f"two records of {key[0]} [{key[1]}-"
+                             f"{key[4]}-{key[2]}-{key[3]}]", "streams of two runs merged?")
         out[key] = rec
     return out
 
@@ -213,13 +213,14 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
         where = c if c is not None else b
         assert where is not None
         changes.append({"category": category, "case": key[0], "framework": key[1],
-                        "check": key[2], "dtype": key[3], "file": where.get("file"),
+                        "check": key[2], "dtype": key[3], "execution": key[4],
+                        "file": where.get("file"),
                         "line": where.get("line"), "why": why,
                         "base": _side(b) if b is not None else None,
                         "candidate": _side(c) if c is not None else None})
     order = {c: i for i, c in enumerate(CATEGORIES)}
     changes.sort(key=lambda ch: (order[ch["category"]], ch["file"] or "", ch["case"],
-                                 ch["framework"], ch["check"], ch["dtype"]))
+                                 ch["framework"], ch["execution"], ch["check"], ch["dtype"]))
     failing = [c for c in fail_on if counts[c]] + (["incomplete"] if incomplete else [])
     return {
         "schema_version": SCHEMA_VERSION,

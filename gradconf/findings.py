@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gradconf.case import Case
+from gradconf.kinds import FAILING
 
 
 def found(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -87,3 +88,44 @@ def declared_markdown(cases: Iterable[Case], shown: int = 6) -> str:
     out += ["", f"{len(groups)} bug(s), one per upstream link, over {len(per)} framework(s)"
             + (f" ({tally}), declared {len(rows)} time(s) by the cases." if per else ".")]
     return "\n".join(out) + "\n"
+
+
+def run_label(rec: Mapping[str, Any]) -> str:
+    """The framework, with ``compiled`` after it for a record of compiled execution."""
+    execution = rec.get("execution", "eager")
+    return rec["framework"] if execution == "eager" else f"{rec['framework']} {execution}"
+
+
+def compiled_summary(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per framework, its compiled execution beside its eager one: items compiled, results
+    bit for bit identical to eager, those that differ (how many, by how much at most),
+    those only the compiler fails or only eager fails, and the compile time spent."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.get("execution", "eager") != "compiled":
+            continue
+        row = rows.setdefault(r["framework"], {
+            "framework": r["framework"], "compiler": r.get("compiler") or "", "items": 0,
+            "not_applicable": 0, "identical": 0, "differ": 0, "max_abs": 0.0,
+            "compiled_raised": 0, "eager_raised": 0, "compile_s": 0.0, "failing": 0,
+            "largest": None})
+        row["items"] += 1
+        row["not_applicable"] += r["verdict"] == "not_applicable"
+        row["compile_s"] += float(r.get("compile_s") or 0.0)
+        row["failing"] += r["verdict"] in FAILING
+        diff = r.get("eager_difference")
+        if not diff:
+            continue
+        if r["verdict"] == "error" and not diff.get("eager_raised"):
+            row["compiled_raised"] += 1
+        elif diff.get("eager_raised") and r["verdict"] != "error":
+            row["eager_raised"] += 1
+        elif diff.get("identical"):
+            row["identical"] += 1
+        elif not diff.get("eager_raised"):
+            row["differ"] += 1
+            size = diff.get("max_abs")
+            size = float(size) if isinstance(size, int | float) else float("inf")
+            if row["largest"] is None or size > row["max_abs"]:
+                row["max_abs"], row["largest"] = size, r.get("nodeid") or r["case"]
+    return [rows[fw] for fw in sorted(rows)]

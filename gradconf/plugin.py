@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 from collections import defaultdict
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,10 @@ from gradconf.intake import InputError
 from gradconf.intake.limits import Limits, from_env
 from gradconf.kinds import FAILING, NOT_RUN
 from gradconf.loader import LoadError, dedupe_in_file, duplicate_error, load_file
+from gradconf.recording import RECORD, ItemGuard, RecordWriter, lost_dir
 from gradconf.report.text import failure_text
-from gradconf.results import JsonlWriter, environment
-from gradconf.runner import invalid_record, run_check, run_probe
-from gradconf.watchdog import Watchdog, read_reason
+from gradconf.runner import EXECUTIONS, invalid_record, run_check, run_probe
 
-RECORD = "gradconf_record"
 _ADAPTERS: dict[str, Adapter] = {}
 _CASE_SITES = pytest.StashKey[dict[str, list[Case]]]()
 _LIMITS = pytest.StashKey[Limits]()
@@ -55,6 +53,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="end a check's process when its resident memory passes this many MB; "
                          "with -n the check is recorded as a crash and the run goes on "
                          "(default 8192; 0 turns it off)")
+    group.addoption("--execution", default="eager", metavar="eager,compiled",
+                    help="how the framework runs each check: eager, compiled (through its "
+                         "compiler: torch.compile, jax.jit, tf.function(jit_compile=True)), or "
+                         "both, comma-separated (default eager)")
+    group.addoption("--compiled-subset", choices=("all", "ops"), default="all",
+                    help="which checks run compiled: all, or ops: the first case (in file "
+                         "order) that brings an op not yet met, at its first dtype, so every "
+                         "op is compiled once at a fraction of the cost (default all)")
     group.addoption("--limit", action="append", default=[], metavar="NAME=VALUE",
                     help="raise or lower a load limit for case files (repeatable; names and "
                          "defaults in cases/README.md)")
@@ -132,7 +138,32 @@ def _invalid_name(err: LoadError, fw: str) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A case id used in more than one file refuses every copy (whatever the file order):
-    each copy's items become one invalid item located at it."""
+    each copy's items become one invalid item located at it. Then ``--compiled-subset``."""
+    _refuse_duplicates(config, items)
+    if config.getoption("compiled_subset") == "ops":
+        items[:] = compiled_subset(items)
+
+
+def compiled_subset(items: list[pytest.Item]) -> list[pytest.Item]:
+    """Every eager item, and the compiled items of the cases that first bring an op (in
+    collection order, i.e. file order), at each such case's first dtype: each op of the
+    corpus is compiled at least once. Deterministic, so every xdist worker agrees."""
+    seen: set[str] = set()
+    chosen: set[tuple[str, int]] = set()
+    for item in items:
+        case = getattr(item, "case", None)
+        if getattr(item, "execution", "eager") == "eager" or case is None:
+            continue
+        where = (case.file, case.line)
+        if where not in chosen and not case.program.ops_used() <= seen:
+            chosen.add(where)
+            seen |= case.program.ops_used()
+    return [item for item in items if getattr(item, "execution", "eager") == "eager"
+            or ((item.case.file, item.case.line) in chosen  # type: ignore[attr-defined]
+                and item.dtype == item.case.dtypes[0])]  # type: ignore[attr-defined]
+
+
+def _refuse_duplicates(config: pytest.Config, items: list[pytest.Item]) -> None:
     sites = config.stash.get(_CASE_SITES, {})
     if not any(len(cases) > 1 for cases in sites.values()):
         return
@@ -153,11 +184,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = kept
 
 
+def executions(config: pytest.Config) -> tuple[str, ...]:
+    """The run's executions, in the order of EXECUTIONS."""
+    chosen = {e.strip() for e in str(config.getoption("execution")).split(",") if e.strip()}
+    return tuple(e for e in EXECUTIONS if e in chosen)
+
+
 def _items(parent: CaseFile, case: Case, fw: str) -> Iterator[pytest.Item]:
-    for dtype in case.dtypes:
-        for check in case.checks:
-            yield CheckItem.from_parent(parent, name=f"{case.id}[{fw}-{check.id}-{dtype}]",
-                                        case=case, check=check, dtype=dtype)
+    for execution in executions(parent.config):
+        tag = "" if execution == "eager" else f"{execution}-"
+        for dtype in case.dtypes:
+            for check in case.checks:
+                yield CheckItem.from_parent(
+                    parent, name=f"{case.id}[{fw}-{tag}{check.id}-{dtype}]", case=case,
+                    check=check, dtype=dtype, execution=execution)
     for probe in case.probes:
         yield ProbeItem.from_parent(parent, name=f"{case.id}[{fw}-{probe.id}-{case.dtypes[0]}]",
                                     case=case, probe=probe)
@@ -203,9 +243,10 @@ class _RecordItem(pytest.Item):
 class CheckItem(_RecordItem):
     """One check of one case at one dtype."""
 
-    def __init__(self, *, case: Case, check: Check, dtype: str, **kw: Any) -> None:
+    def __init__(self, *, case: Case, check: Check, dtype: str, execution: str = "eager",
+                 **kw: Any) -> None:
         super().__init__(**kw)
-        self.case, self.check, self.dtype = case, check, dtype
+        self.case, self.check, self.dtype, self.execution = case, check, dtype, execution
         self.add_marker(pytest.mark.gradconf)
 
     def runtest(self) -> None:
@@ -213,7 +254,8 @@ class CheckItem(_RecordItem):
         adapter = adapter_for(self.config)
         self._finish(run_check(self.case, self.check, self.dtype, adapter, adapter.version(),
                                fast=self.config.getoption("fast"),
-                               repeat=self.config.getoption("repeat")))
+                               repeat=self.config.getoption("repeat"),
+                               execution=self.execution))
 
 
 class ProbeItem(_RecordItem):
@@ -222,6 +264,7 @@ class ProbeItem(_RecordItem):
     def __init__(self, *, case: Case, probe: Probe, **kw: Any) -> None:
         super().__init__(**kw)
         self.case, self.probe = case, probe
+        self.add_marker(pytest.mark.gradconf)
 
     def runtest(self) -> None:
         """Run the probe and hand its record on."""
@@ -267,140 +310,17 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"gradconf: {exc}") from None
     if config.getoption("repeat") < 1:
         raise pytest.UsageError("gradconf: --repeat must be at least 1")
+    unknown = {e.strip() for e in str(config.getoption("execution")).split(",")} - set(EXECUTIONS)
+    if unknown or not executions(config):
+        raise pytest.UsageError(f"gradconf: --execution takes {' and/or '.join(EXECUTIONS)}, "
+                                f"comma-separated; not {', '.join(sorted(unknown)) or 'nothing'}")
     if config.getoption("max_rss_mb") < 0:
         raise pytest.UsageError("gradconf: --max-rss-mb must be 0 (off) or positive")
     if _is_controller(config):
-        shutil.rmtree(_lost_dir(config), ignore_errors=True)
-        config.pluginmanager.register(RecordWriter(config), "gradconf-record-writer")
+        shutil.rmtree(lost_dir(config), ignore_errors=True)
+        config.pluginmanager.register(RecordWriter(config, adapter_for),
+                                      "gradconf-record-writer")
     if not _is_controller(config) or not getattr(config.option, "numprocesses", None):
         config.pluginmanager.register(ItemGuard(config), "gradconf-item-guard")
 
 
-def _lost_dir(config: pytest.Config) -> Path:
-    return Path(config.getoption("results_dir")) / ".lost"
-
-
-def _hard_timeout(config: pytest.Config) -> float:
-    """Twice pytest-timeout's limit (plus 10 s): past it the call ignored the signal."""
-    try:
-        timeout = float(config.getoption("timeout", None) or config.getini("timeout") or 0)
-    except (ValueError, TypeError):
-        timeout = 0.0
-    return 2 * timeout + 10 if timeout > 0 else 0.0
-
-
-class ItemGuard:
-    """Runs a :class:`Watchdog` over each check in the process that executes checks."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.watchdog = Watchdog(_lost_dir(config), float(config.getoption("max_rss_mb")),
-                                 _hard_timeout(config))
-        self.watchdog.start()
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        """Watch case items while they run."""
-        if not isinstance(item, _RecordItem):
-            return (yield)
-        self.watchdog.start_item(item.nodeid)
-        try:
-            return (yield)
-        finally:
-            self.watchdog.end_item()
-
-
-class RecordWriter:
-    """Writes ``<results-dir>/<framework>.jsonl``: the manifest of collected items, each
-    record as its report arrives (making one for a crash, a timeout or a collection error),
-    and an end line when the session finishes.
-
-    The file is opened (and truncated) when the first case item is collected, so a run of
-    the suite's own tests never touches a report.
-    """
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.writer: JsonlWriter | None = None
-        self.manifest_written = False
-        self.collection_errors: set[str] = set()
-
-    def _open(self) -> JsonlWriter:
-        if self.writer is None:
-            adapter = adapter_for(self.config)
-            path = Path(self.config.getoption("results_dir")) / f"{adapter.name}.jsonl"
-            env = environment(adapter.name, adapter.version(), Path(self.config.rootpath))
-            self.writer = JsonlWriter(path, env)
-        return self.writer
-
-    def _manifest(self, nodeids: list[str]) -> None:
-        ids = [n for n in nodeids if _is_case_node(n)]
-        if ids and not self.manifest_written:
-            self.manifest_written = True
-            self._open().manifest(ids)
-
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Without xdist: the manifest of the items this process collected."""
-        self._manifest([item.nodeid for item in session.items])
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        """With xdist: the manifest of the first worker's collection (all are the same)."""
-        self._manifest(list(ids))
-
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        """A file that failed to collect: counted (the run is incomplete) and, for a case
-        file, recorded as invalid at its path."""
-        if not report.failed or report.nodeid in self.collection_errors:
-            return
-        self.collection_errors.add(report.nodeid)
-        path = report.nodeid.rpartition("::")[0] or report.nodeid
-        if path.endswith((".yaml", ".yml")):
-            adapter = adapter_for(self.config)
-            text = str(report.longrepr).strip().splitlines()
-            rec = invalid_record(path, 1, None, f"collection failed: "
-                                 f"{text[-1] if text else 'no message'}", adapter.name,
-                                 adapter.version())
-            rec["nodeid"] = report.nodeid
-            self._open().write(rec)
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Write the item's record, or make one for a crash or timeout."""
-        props = dict(report.user_properties)
-        if RECORD in props and report.when == "call":
-            self._open().write(json.loads(str(props[RECORD])))
-        elif report.failed and RECORD not in props and _is_case_node(report.nodeid):
-            rec = _lost_record(report, adapter_for(self.config))
-            reason = read_reason(_lost_dir(self.config), report.nodeid)
-            if reason is not None:
-                rec.update(verdict=reason["verdict"], message=reason["message"])
-            self._open().write(rec)
-
-    def pytest_sessionfinish(self, exitstatus: int) -> None:
-        """The end line, then close the stream."""
-        if self.writer is not None:
-            self.writer.end(int(exitstatus), len(self.collection_errors))
-            self.writer.close()
-
-
-def _is_case_node(nodeid: str) -> bool:
-    path, _, name = nodeid.rpartition("::")
-    return path.endswith((".yaml", ".yml")) and name.endswith("]")
-
-
-def _lost_record(report: pytest.TestReport, adapter: Adapter) -> dict[str, Any]:
-    """A record for an item that produced none: its worker died, it timed out, or it broke."""
-    path, _, name = report.nodeid.rpartition("::")
-    case_id, _, params = name.partition("[")
-    fw, _, rest = params.rstrip("]").partition("-")
-    check, _, dtype = rest.rpartition("-")
-    text = str(report.longrepr).strip()
-    verdict = "crash" if "crashed while running" in text else (
-        "timeout" if "Timeout" in text else "error")
-    kind = "probe" if check.startswith("probe-") else (
-        "rev_fwd" if check.startswith("rev-fwd") else check.split("-")[0])
-    rec = invalid_record(path, 0, case_id, text.splitlines()[-1] if text else "", fw,
-                         adapter.version())
-    rec.update(check=check, dtype=dtype, kind=kind, verdict=verdict, nodeid=report.nodeid,
-               duration_s=float(getattr(report, "duration", 0.0) or 0.0))
-    return rec

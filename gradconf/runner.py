@@ -23,7 +23,7 @@ from gradconf.adapter import (
     Unsupported,
     WarningInfo,
 )
-from gradconf.arrays import as_dtype, encode, is_complex, pairs
+from gradconf.arrays import as_dtype, encode, is_complex, json_number, pairs
 from gradconf.case import Case, Check, Probe, materialize, tangent_for
 from gradconf.compare import tolerance_for
 from gradconf.fast import FAST_KINDS, judge_fast, wants_fast
@@ -54,13 +54,16 @@ def _empty_result() -> dict[str, Any]:
             "divergence": None, "duration_s": 0.0, "oracle_s": 0.0}
 
 
+EXECUTIONS = ("eager", "compiled")
+
+
 def base_record(case: Case, check_id: str, kind: str, dtype: str, adapter: Adapter,
-                framework_version: str) -> dict[str, Any]:
+                framework_version: str, execution: str = "eager") -> dict[str, Any]:
     """The fields every record has, before a verdict."""
     return {"case": case.id, "title": case.title, "file": case.file, "line": case.line,
             "source": dict(case.source), "framework": adapter.name,
             "framework_version": framework_version, "check": check_id, "kind": kind,
-            "dtype": dtype, **_empty_result()}
+            "dtype": dtype, "execution": execution, **_empty_result()}
 
 
 def env_for(case: Case, dtype: str) -> dict[str, np.ndarray]:
@@ -71,15 +74,24 @@ def env_for(case: Case, dtype: str) -> dict[str, np.ndarray]:
 
 def run_check(case: Case, check: Check, dtype: str, adapter: Adapter,
               framework_version: str, *, fast: bool | None = None,
-              repeat: int = 2) -> dict[str, Any]:
+              repeat: int = 2, execution: str = "eager") -> dict[str, Any]:
     """Run ``check`` at ``dtype`` on ``adapter`` and return its judged record.
 
     ``fast``: judge by projections (None: by the case, or above FAST_THRESHOLD entries).
     ``repeat``: how many times the framework computes it; results that differ bit for
-    bit are ``nondeterministic``. A failure outside the framework's own call (preparing
-    the point, the oracle, the comparison) is the case's: ``invalid``, never ``error``.
+    bit are ``nondeterministic``. ``execution``: ``eager``, or ``compiled`` through the
+    adapter's compiler (``not_applicable`` without one), then also eager to measure how far
+    the two differ. A failure outside the framework's own call (preparing the point, the
+    oracle, the comparison) is the case's: ``invalid``, never ``error``.
     """
-    rec = base_record(case, check.id, check.kind, dtype, adapter, framework_version)
+    rec = base_record(case, check.id, check.kind, dtype, adapter, framework_version, execution)
+    if execution == "compiled":
+        if not adapter.compiler:
+            rec.update(verdict="not_applicable", message=f"{adapter.name} has no compiler: "
+                       "its functions run eagerly only")
+            return rec
+        rec["compiler"] = adapter.compiler
+        adapter = adapter.compiled()
     try:
         return _run_check(rec, case, check, dtype, adapter, fast, repeat)
     except Exception as exc:  # not the framework's: its call has its own handler
@@ -120,9 +132,22 @@ def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapte
                        traceback=traceback.format_exc(limit=6))
     rec["duration_s"] = time.perf_counter() - t0
     rec["warnings"] = [w.__dict__ for w in caught]
+    compiled = adapter.execution == "compiled"
+    if compiled:
+        eager = _eager_result(adapter, case, check, env, vectors)
     if observed is None:
+        if compiled:
+            rec["eager_difference"] = {"identical": False, "eager_raised": True} if (
+                eager is None) else {"identical": False, "eager_raised": False, "max_abs": None,
+                                     "entries": None, "message": "only the compiled function "
+                                     "raised or could not run: eager runs it"}
         return _diverge(rec, case)
+    t1 = time.perf_counter()
     differs = _repeat_differs(call, observed, repeat, adapter)
+    if compiled:
+        again = (time.perf_counter() - t1) / (repeat - 1) if repeat > 1 else 0.0
+        rec["compile_s"] = max(rec["duration_s"] - again, 0.0)
+        rec["eager_difference"] = eager_difference(observed, eager)
     raw = observed
     if case.is_complex:
         observed = _normalise_complex(rec, check, observed, adapter)
@@ -182,6 +207,39 @@ def _repeat_differs(call: Callable[[], dict[str, Any]], first: dict[str, Any], r
     return None
 
 
+def _eager_result(adapter: Adapter, case: Case, check: Check, env: Mapping[str, np.ndarray],
+                  vectors: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The same check run eagerly, to set a compiled result beside; None if eager raised."""
+    with captured(adapter):
+        try:
+            return _dispatch(adapter.eager(), case, check, env, vectors)()
+        except Exception:  # eager's own failure is the eager item's record, not this one's
+            return None
+
+
+def eager_difference(compiled: Mapping[str, Any],
+                     eager: Mapping[str, Any] | None) -> dict[str, Any]:
+    """How a compiled result differs from the eager one: bit for bit identical or not, the
+    largest absolute difference and how many entries differ (NaNs in the same places agree)."""
+    if eager is None:
+        return {"identical": False, "eager_raised": True}
+    a, b = dict(_leaves(compiled)), dict(_leaves(eager))
+    if set(a) != set(b) or any(a[n].shape != b[n].shape for n in a):
+        return {"identical": False, "eager_raised": False, "max_abs": None, "entries": None,
+                "message": "the compiled result's parts or shapes differ from eager's"}
+    worst, entries = 0.0, 0
+    for n in a:
+        x, y = a[n].astype(np.complex128), b[n].astype(np.complex128)
+        same = ((x == y) & (np.signbit(x.real) == np.signbit(y.real))) | (
+            np.isnan(x) & np.isnan(y))
+        entries += int(np.size(same) - np.count_nonzero(same))
+        if not np.all(same):
+            gap = np.abs(x - y)[~same]
+            worst = max(worst, float(np.nanmax(gap)) if np.isfinite(gap).any() else np.inf)
+    return {"identical": entries == 0 and all(a[n].dtype == b[n].dtype for n in a),
+            "eager_raised": False, "max_abs": json_number(worst), "entries": entries}
+
+
 def _leaves(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
     for name, value in tree.items():
         if isinstance(value, Mapping):
@@ -232,7 +290,8 @@ def _dispatch(adapter: Adapter, case: Case, check: Check, env: Mapping[str, np.n
 
 def _diverge(rec: dict[str, Any], case: Case) -> dict[str, Any]:
     """Apply a declared divergence: failing becomes expected, passing becomes stale."""
-    d = case.divergence(rec["framework"], rec["check"], rec["dtype"], rec["framework_version"])
+    d = case.divergence(rec["framework"], rec["check"], rec["dtype"], rec["framework_version"],
+                        rec.get("execution", "eager"))
     if d is None or rec["verdict"] in ("unsupported", "not_applicable", "invalid"):
         return rec
     rec["divergence"] = {"kind": d.kind, "versions": d.versions, "reason": d.reason,

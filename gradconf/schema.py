@@ -183,6 +183,8 @@ class Divergence(_Strict):
     reason: str = Field(min_length=10)
     link: str
     dtypes: tuple[str, ...] | None = None
+    # eager or compiled execution only (None: both); a compiler's own bug is "compiled"
+    execution: Literal["eager", "compiled"] | None = None
 
     @field_validator("versions")
     @classmethod

@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from gradconf.findings import complex_conventions, found
+from gradconf.findings import compiled_summary, complex_conventions, found, run_label
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.report.text import array_text, digits_for
 from gradconf.schema import safe_link
@@ -52,7 +52,8 @@ def _label(rec: dict[str, Any], several: bool) -> str:
     prefix = {"rev_fwd": "rev-fwd"}.get(rec["kind"], rec["kind"])
     rest = rec["check"].removeprefix(prefix).lstrip("-")
     short = "" if rec["dtype"] == "-" else rec["dtype"].replace("float", "f")
-    return " ".join(p for p in (rec["framework"] if several else "", rest, short) if p)
+    compiled = "" if rec.get("execution", "eager") == "eager" else rec["execution"]
+    return " ".join(p for p in (rec["framework"] if several else "", compiled, rest, short) if p)
 
 
 def _expected(rec: dict[str, Any]) -> str:
@@ -88,14 +89,16 @@ def _compact(named: dict[str, Any] | None) -> str:
 
 
 def _side_by_side(case: dict[str, Any], frameworks: list[str]) -> list[dict[str, Any]]:
-    """Rows (check, dtype) with each framework's record and the oracle and golden values."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    """Rows (check, dtype, execution): each framework's record, the oracle and golden values."""
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in case["records"]:
         if r["kind"] in ("probe", "load"):
             continue
-        row = rows.setdefault((r["check"], r["dtype"]), {
-            "check": r["check"], "dtype": r["dtype"], "by": {}, "oracle": "", "golden": "",
-            "order": (KIND_ORDER.index(r["kind"]), r["check"], r["dtype"])})
+        execution = r.get("execution", "eager")
+        row = rows.setdefault((r["check"], r["dtype"], execution), {
+            "check": r["check"], "dtype": r["dtype"], "execution": execution, "by": {},
+            "oracle": "", "golden": "",
+            "order": (execution != "eager", KIND_ORDER.index(r["kind"]), r["check"], r["dtype"])})
         row["by"][r["framework"]] = r
         if r["kind"] != "rev_fwd":  # its reference is the reverse-mode Jacobian, not the oracle
             row["oracle"] = row["oracle"] or _compact(r.get("reference"))
@@ -127,9 +130,11 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
     """The template's data: counts, the case × check matrix, details per case."""
     records = doc["records"]
     frameworks = sorted({r["framework"] for r in records})
-    counts = {fw: Counter(r["verdict"] for r in records if r["framework"] == fw)
-              for fw in frameworks}
-    verdicts = [v for v in VERDICTS if any(counts[fw][v] for fw in frameworks)]
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in records:
+        counts[run_label(r)][r["verdict"]] += 1
+    count_rows = sorted(counts, key=lambda label: (label.split()[0], " " in label))
+    verdicts = [v for v in VERDICTS if any(counts[fw][v] for fw in count_rows)]
     cases: dict[tuple[str, str], dict[str, Any]] = {}
     several = len(frameworks) > 1
     for i, raw in enumerate(records):
@@ -167,6 +172,7 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
     incomplete = [(fw, run) for fw, run in (doc.get("runs") or {}).items()
                   if not run["complete"]]
     return {"doc": doc, "env": doc["environment"], "frameworks": frameworks, "counts": counts,
+            "count_rows": count_rows, "compiled": compiled_summary(records),
             "incomplete": incomplete,
             "verdicts": verdicts, "cases": list(cases.values()), "kinds": kinds,
             "colours": COLOURS, "invalid": invalid, "divergences": divergences, "bugs": bugs,

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gradconf.diff import describe_run, sections
-from gradconf.findings import complex_conventions, found
+from gradconf.findings import compiled_summary, complex_conventions, found, run_label
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.schema import safe_link
 
@@ -97,9 +97,11 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
     every declared divergence; every field from the document is escaped."""
     records = doc["records"]
     frameworks = sorted({r["framework"] for r in records})
-    counts = {fw: Counter(r["verdict"] for r in records if r["framework"] == fw)
-              for fw in frameworks}
-    shown = [v for v in VERDICTS if any(counts[fw][v] for fw in frameworks)]
+    counts: dict[str, Counter[str]] = {}
+    for r in records:
+        counts.setdefault(run_label(r), Counter())[r["verdict"]] += 1
+    rows = sorted(counts, key=lambda label: (label.split()[0], " " in label))
+    shown = [v for v in VERDICTS if any(counts[fw][v] for fw in rows)]
     env = doc["environment"]
     versions = ", ".join(f"{text(fw)} {text(env['frameworks'].get(fw, '?'))}"
                          for fw in frameworks)
@@ -108,8 +110,19 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
            f"{len(records)} records; {versions}; gradconf {revision}", "",
            "| framework | " + " | ".join(text(v) for v in shown) + " |",
            "|---|" + "---|" * len(shown)]
-    for fw in frameworks:
+    for fw in rows:
         out.append(f"| {text(fw)} | " + " | ".join(str(counts[fw][v]) for v in shown) + " |")
+    compiled = compiled_summary(records)
+    if compiled:
+        out += ["", "## Compiled beside eager", "",
+                "| framework | compiler | items | bit-identical | differ | largest difference "
+                "| only compiled raised | only eager raised | failing | compile time |",
+                "|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+        out += [f"| {text(c['framework'])} | {text(c['compiler'] or 'none')} | {c['items']} | "
+                f"{c['identical']} | {c['differ']} | "
+                + (f"{c['max_abs']:.3g} ({code(c['largest'], True)})" if c["largest"] else "")
+                + f" | {c['compiled_raised']} | {c['eager_raised']} | {c['failing']} | "
+                f"{c['compile_s']:.0f} s |" for c in compiled]
     incomplete = {fw: run for fw, run in (doc.get("runs") or {}).items() if not run["complete"]}
     if incomplete:
         out += ["", f"## Incomplete runs ({len(incomplete)})", ""]
@@ -174,7 +187,7 @@ def diff_markdown(doc: Mapping[str, Any]) -> str:
             b = c["base"]["verdict"] if c["base"] else "—"
             n = c["candidate"]["verdict"] if c["candidate"] else "—"
             cells = [code(c["case"], cell=True),
-                     *(text(v) for v in (c["framework"], c["check"], c["dtype"], b, n,
+                     *(text(v) for v in (run_label(c), c["check"], c["dtype"], b, n,
                                          c["why"]))]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
