@@ -63,8 +63,9 @@ def conformance(session: nox.Session, framework: str) -> None:
     STARTED.append(framework)
     session.notify("report")
     _install(session, framework)
+    # every check eagerly and through the framework's compiler (autograd: not_applicable)
     _run_cases(session, framework, RESULTS, f"--junitxml={RESULTS}/junit-{framework}.xml",
-               *session.posargs)
+               "--execution", "eager,compiled", *session.posargs)
 
 
 @nox.session
@@ -93,7 +94,8 @@ def upgrade(session: nox.Session, framework: str) -> None:
     if framework in PLUGINS:
         session.install("-e", PLUGINS[framework], *session.posargs)
     out = RESULTS / "upgrade" / framework
-    _run_cases(session, framework, out, f"--junitxml={out}/junit-{framework}.xml")
+    _run_cases(session, framework, out, f"--junitxml={out}/junit-{framework}.xml",
+               "--execution", "eager,compiled")
     session.run("python", "-m", "gradconf", "diff", str(base), str(out), "--framework",
                 framework, "--out", str(out))
 
@@ -113,9 +115,11 @@ def tests(session: nox.Session, framework: str) -> None:
         session.run("pytest", "tests", "-m", framework, "-p", "no:cacheprovider",
                     *session.posargs)
     E2E.mkdir(parents=True, exist_ok=True)
-    # each check computed once here (conformance computes it twice to catch nondeterminism):
-    # the corpus on four frameworks must fit the CI budget
-    _run_cases(session, framework, E2E, "--repeat", "1")
+    # each check computed once here (conformance computes it twice to catch nondeterminism),
+    # and compiled only for the cases that first bring each op (conformance compiles every
+    # check): the corpus on four frameworks must fit the CI budget
+    _run_cases(session, framework, E2E, "--repeat", "1", "--execution", "eager,compiled",
+               "--compiled-subset", "ops")
 
 
 @nox.session

@@ -6,6 +6,14 @@ entry with a one-hot cotangent, Hessians ``jax.hessian`` of ``<v, f>``, order-n
 derivatives nested ``jax.grad`` of ``<v_k, previous level>``. Programs run eagerly, op by
 op (no ``jax.jit``), on the CPU backend with float64 enabled, so float32 inputs stay
 float32 and float64 inputs stay float64. Imports jax and nothing of any other framework.
+
+Compiled execution (:meth:`JaxAdapter.compiled`) wraps each check's whole computation, the
+function and its transform, in one ``jax.jit``: ``jax.jit(lambda xs, fixed, v:
+jax.vjp(f, *xs)[1](v))``, ``jax.jit(jax.jacrev(f, argnums))``, ``jax.jit(jax.hessian(...))``,
+nested ``jax.grad`` under one ``jax.jit``. Inputs, constants, cotangents and tangents are
+arguments of the jitted function, never closure constants, and the jitted function is kept
+per (program, check, wrt, ...), so a check's second call runs the compiled executable
+without tracing again.
 """
 
 from __future__ import annotations
@@ -104,6 +112,9 @@ class JaxAdapter(Adapter):
     error_patterns = ERRORS
     warning_patterns = WARNINGS
     probe_module = "gradconf_adapters.jax_probes"
+    compiler = "jax.jit (XLA)"
+    _jitted: dict[tuple[Any, ...], Fn]
+    _jit_program: Program | None
 
     def __init__(self) -> None:
         jax.config.update("jax_default_device", jax.devices("cpu")[0])
@@ -133,35 +144,100 @@ class JaxAdapter(Adapter):
 
     def closure(self, prog: Program, env: Env, wrt: tuple[str, ...]) -> Fn:
         """The function of the ``wrt`` arrays alone; every other source is a constant."""
-        fixed = self.arrays(env)
+        return self._fn(prog, self.arrays(env), wrt)
 
+    def _fn(self, prog: Program, fixed: Mapping[str, Any], wrt: tuple[str, ...]) -> Fn:
+        """The function of the ``wrt`` arrays, the other sources taken from ``fixed`` (concrete
+        arrays eagerly, the jitted function's traced arguments when compiled)."""
         def fn(*xs: jax.Array) -> jax.Array:
             return jnp.asarray(self.forward(prog, {**fixed, **dict(zip(wrt, xs, strict=True))})[0])
         return fn
 
+    # ------------------------------------------------------------ compiled execution
+
+    def compiled(self) -> JaxAdapter:
+        """This adapter under ``jax.jit``, with its own (empty) cache of jitted functions."""
+        twin = super().compiled()
+        assert isinstance(twin, JaxAdapter)
+        twin._jitted = {}
+        twin._jit_program = None
+        return twin
+
+    def _jit(self, prog: Program, key: tuple[Any, ...], build: Callable[[], Fn]) -> Fn:
+        """The jitted function of ``key`` for ``prog``, built by ``build`` on first use.
+
+        Keyed by the program (the cache is emptied when another program arrives, which
+        bounds its memory) and the check's own parameters; ``jax.jit`` itself keys its
+        compiled executables by the arguments' shapes and dtypes, so a float32 and a
+        float64 run share the jitted function and each compiles once.
+        """
+        if "_jitted" not in self.__dict__:  # execution set without compiled()
+            self._jitted, self._jit_program = {}, None
+        if self._jit_program is not prog:  # identity, and the program is held: no id reuse
+            self._jitted.clear()
+            self._jit_program = prog
+        if key not in self._jitted:
+            self._jitted[key] = build()
+        return self._jitted[key]
+
+    @staticmethod
+    def _split(env: Env, wrt: tuple[str, ...]) -> tuple[tuple[np.ndarray, ...],
+                                                         dict[str, np.ndarray]]:
+        """The ``wrt`` arrays in order and every other source by name: jit arguments."""
+        return tuple(np.asarray(env[n]) for n in wrt), \
+            {n: np.asarray(a) for n, a in env.items() if n not in wrt}
+
     # ------------------------------------------------------------ checks
 
     def value(self, prog: Program, env: Env) -> dict[str, np.ndarray]:
-        """Forward value and named intermediates, evaluated eagerly."""
+        """Forward value and named intermediates, evaluated eagerly (compiled: one
+        ``jax.jit`` of the whole program returning them all)."""
+        if self.execution == "compiled":
+            def build() -> Fn:
+                def run(sources: dict[str, jax.Array]) -> dict[str, jax.Array]:
+                    out, named = self.forward(prog, sources)
+                    return {n: jnp.asarray(v) for n, v in {"out": out, **named}.items()}
+                return jax.jit(run)
+            found = self._jit(prog, ("value",), build)(dict(env))
+            return {n: _np(v) for n, v in found.items()}
         out, named = self.forward(prog, self.arrays(env))
         return {n: _np(jnp.asarray(v)) for n, v in {"out": out, **named}.items()}
 
     def vjp(self, prog: Program, env: Env, wrt: tuple[str, ...],
             cotangent: np.ndarray) -> dict[str, np.ndarray]:
-        """``_, vjp_fun = jax.vjp(f, *xs)``, then ``vjp_fun(cotangent)``."""
+        """``_, vjp_fun = jax.vjp(f, *xs)``, then ``vjp_fun(cotangent)`` (compiled:
+        ``jax.jit(lambda xs, fixed, v: jax.vjp(f, *xs)[1](v))``)."""
+        if self.execution == "compiled":
+            def build() -> Fn:
+                return jax.jit(lambda xs, fixed, v: jax.vjp(self._fn(prog, fixed, wrt), *xs)[1](v))
+            xs, fixed = self._split(env, wrt)
+            grads = self._jit(prog, ("vjp", wrt), build)(xs, fixed, np.asarray(cotangent))
+            return {n: _np(g) for n, g in zip(wrt, grads, strict=True)}
         pullback = jax.vjp(self.closure(prog, env, wrt), *self.primals(env, wrt))[1]
         grads = pullback(jnp.asarray(cotangent))
         return {n: _np(g) for n, g in zip(wrt, grads, strict=True)}
 
     def jvp(self, prog: Program, env: Env, wrt: tuple[str, ...],
             tangents: Mapping[str, np.ndarray]) -> np.ndarray:
-        """``jax.jvp(f, primals, tangents)``."""
+        """``jax.jvp(f, primals, tangents)`` (compiled: ``jax.jit`` of it, primals and
+        tangents as arguments)."""
+        if self.execution == "compiled":
+            def build() -> Fn:
+                return jax.jit(lambda xs, fixed, ts: jax.jvp(self._fn(prog, fixed, wrt), xs, ts)[1])
+            xs, fixed = self._split(env, wrt)
+            ts = tuple(np.asarray(tangents[n]) for n in wrt)
+            return _np(self._jit(prog, ("jvp", wrt), build)(xs, fixed, ts))
         tans = tuple(jnp.asarray(tangents[n]) for n in wrt)
         return _np(jax.jvp(self.closure(prog, env, wrt), self.primals(env, wrt), tans)[1])
 
     def jacobian(self, prog: Program, env: Env, wrt: tuple[str, ...],
                  mode: str) -> dict[str, np.ndarray]:
-        """``jax.jacrev`` / ``jax.jacfwd``, or one pullback call per output entry (``loop``)."""
+        """``jax.jacrev`` / ``jax.jacfwd``, or one pullback call per output entry (``loop``).
+
+        Compiled: ``jax.jit(jax.jacrev(f, argnums))`` with the other sources as a last
+        argument; the loop's pullback calls are unrolled inside one ``jax.jit``."""
+        if self.execution == "compiled":
+            return self._jacobian_compiled(prog, env, wrt, mode)
         if mode == "loop":
             return self._jacobian_loop(prog, env, wrt)
         transform = jax.jacrev if mode == "rev" else jax.jacfwd
@@ -177,9 +253,46 @@ class JaxAdapter(Adapter):
         return {n: np.stack([r[k] for r in rows]).reshape(y.shape + primals[k].shape)
                 for k, n in enumerate(wrt)}
 
+    def _jacobian_compiled(self, prog: Program, env: Env, wrt: tuple[str, ...],
+                           mode: str) -> dict[str, np.ndarray]:
+        argnums = tuple(range(len(wrt)))
+
+        def f(*args: Any) -> jax.Array:  # (*xs, fixed)
+            return self._fn(prog, args[-1], wrt)(*args[:-1])
+
+        def loop(xs: tuple[jax.Array, ...], fixed: dict[str, jax.Array]) -> list[jax.Array]:
+            y, pullback = jax.vjp(self._fn(prog, fixed, wrt), *xs)
+            rows = [pullback(_one_hot(i, y)) for i in range(y.size)]
+            return [jnp.stack([r[k] for r in rows]).reshape(y.shape + x.shape)
+                    for k, x in enumerate(xs)]
+
+        def build() -> Fn:
+            if mode == "loop":
+                return jax.jit(loop)
+            transform = jax.jacrev if mode == "rev" else jax.jacfwd
+            return jax.jit(transform(f, argnums=argnums))
+
+        xs, fixed = self._split(env, wrt)
+        jitted = self._jit(prog, ("jacobian", mode, wrt), build)
+        jac = jitted(xs, fixed) if mode == "loop" else jitted(*xs, fixed)
+        return {n: _np(j) for n, j in zip(wrt, jac, strict=True)}
+
     def hessian(self, prog: Program, env: Env, wrt: tuple[str, ...],
                 cotangent: np.ndarray) -> dict[str, np.ndarray]:
-        """``jax.hessian`` of ``<v, f>``."""
+        """``jax.hessian`` of ``<v, f>`` (compiled: ``jax.jit(jax.hessian(g, argnums))`` with
+        ``g(*xs, fixed, v) = <v, f(*xs)>``)."""
+        if self.execution == "compiled":
+            n = len(wrt)
+
+            def g(*args: Any) -> jax.Array:  # (*xs, fixed, v)
+                return inner(args[-1], self._fn(prog, args[-2], wrt)(*args[:n]))
+
+            def build() -> Fn:
+                return jax.jit(jax.hessian(g, argnums=tuple(range(n))))
+            xs, fixed = self._split(env, wrt)
+            hess = self._jit(prog, ("hessian", wrt), build)(*xs, fixed, np.asarray(cotangent))
+            return {f"{a},{b}": _np(hess[i][j]) for i, a in enumerate(wrt)
+                    for j, b in enumerate(wrt)}
         fn, v = self.closure(prog, env, wrt), jnp.asarray(cotangent)
         hess = jax.hessian(lambda *xs: inner(v, fn(*xs)),
                            argnums=tuple(range(len(wrt))))(*self.primals(env, wrt))
@@ -191,7 +304,21 @@ class JaxAdapter(Adapter):
         """Nested ``jax.grad``: level k is ``∇ₓ <v_k, level k-1>``, level 0 the function.
 
         A level that no longer depends on x differentiates to zeros, as calculus says.
+        Compiled: the whole nest under one ``jax.jit``, x and the cotangents as arguments.
         """
+        if self.execution == "compiled":
+            def nested(x: jax.Array, fixed: dict[str, jax.Array],
+                       vs: tuple[jax.Array, ...]) -> jax.Array:
+                fn = self._fn(prog, fixed, (wrt,))
+                for v in vs:
+                    fn = _grad_of_inner(fn, v)
+                return fn(x)
+
+            def build() -> Fn:
+                return jax.jit(nested)
+            xs, fixed = self._split(env, (wrt,))
+            jitted = self._jit(prog, ("derivative", wrt, len(cotangents)), build)
+            return _np(jitted(xs[0], fixed, tuple(np.asarray(v) for v in cotangents)))
         fn = self.closure(prog, env, (wrt,))
         for v in cotangents:
             fn = _grad_of_inner(fn, jnp.asarray(v))

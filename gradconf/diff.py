@@ -64,8 +64,9 @@ def _index(doc: Mapping[str, Any], frameworks: Iterable[str] | None,
             continue
         key = _key(rec)
         if key in out:
+            tag = "" if key[4] == "eager" else f"{key[4]}-"  # as in the node id
             raise InputError(f"the {side} run", f"two records of {key[0]} [{key[1]}-"
-                             f"{key[4]}-{key[2]}-{key[3]}]", "streams of two runs merged?")
+                             f"{tag}{key[2]}-{key[3]}]", "streams of two runs merged?")
         out[key] = rec
     return out
 

@@ -52,9 +52,12 @@ def complex_conventions(records: Iterable[Mapping[str, Any]]) -> list[dict[str, 
 
 
 def declared(cases: Iterable[Case]) -> list[dict[str, Any]]:
-    """Every divergence of kind ``bug`` the cases declare: framework, versions, case,
-    checks, reason, link; sorted by framework, then case."""
-    rows = [{"framework": d.framework, "versions": d.versions, "case": c.id, "file": c.file,
+    """Every divergence of kind ``bug`` the cases declare: framework (with the execution a
+    declaration is narrowed to, e.g. ``torch (compiled)``), versions, case, checks, reason,
+    link; sorted by framework, then case."""
+    rows = [{"framework": d.framework if d.execution is None else
+             f"{d.framework} ({d.execution})", "versions": d.versions, "case": c.id,
+             "file": c.file,
              "checks": list(d.check), "dtypes": list(d.dtypes or ()), "reason": d.reason,
              "link": d.link}
             for c in cases for d in c.divergences if d.kind == "bug"]
@@ -85,7 +88,9 @@ def declared_markdown(cases: Iterable[Case], shown: int = 6) -> str:
                    f"| {link(url, 'link')} |")
     per = Counter(fw for fw, _, _ in groups)
     tally = ", ".join(f"{fw} {n}" for fw, n in sorted(per.items()))
-    out += ["", f"{len(groups)} bug(s), one per upstream link, over {len(per)} framework(s)"
+    frameworks = {fw.split()[0] for fw in per}
+    out += ["", f"{len(groups)} bug(s), one per upstream link, over {len(frameworks)} "
+            "framework(s)"
             + (f" ({tally}), declared {len(rows)} time(s) by the cases." if per else ".")]
     return "\n".join(out) + "\n"
 

@@ -58,9 +58,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "compiler: torch.compile, jax.jit, tf.function(jit_compile=True)), or "
                          "both, comma-separated (default eager)")
     group.addoption("--compiled-subset", choices=("all", "ops"), default="all",
-                    help="which checks run compiled: all, or ops: the first case (in file "
-                         "order) that brings an op not yet met, at its first dtype, so every "
-                         "op is compiled once at a fraction of the cost (default all)")
+                    help="which checks run compiled: all, or ops: the vjp, jvp, hessian and "
+                         "derivative checks of the first case (in file order) that brings an op "
+                         "not yet met, at its first dtype, so every op's derivatives are "
+                         "compiled once at a fraction of the cost (default all)")
     group.addoption("--limit", action="append", default=[], metavar="NAME=VALUE",
                     help="raise or lower a load limit for case files (repeatable; names and "
                          "defaults in cases/README.md)")
@@ -144,10 +145,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = compiled_subset(items)
 
 
+# the checks whose derivative code a compiler generates: reverse, forward, second and
+# higher order (value is the forward alone; Jacobians repeat vjp and jvp row by row)
+SUBSET_KINDS = ("vjp", "jvp", "hessian", "derivative")
+
+
 def compiled_subset(items: list[pytest.Item]) -> list[pytest.Item]:
     """Every eager item, and the compiled items of the cases that first bring an op (in
-    collection order, i.e. file order), at each such case's first dtype: each op of the
-    corpus is compiled at least once. Deterministic, so every xdist worker agrees."""
+    collection order, i.e. file order), at each such case's first dtype, of the check kinds
+    in SUBSET_KINDS: each op of the corpus has its derivatives compiled at least once.
+    Deterministic, so every xdist worker agrees."""
     seen: set[str] = set()
     chosen: set[tuple[str, int]] = set()
     for item in items:
@@ -160,7 +167,8 @@ def compiled_subset(items: list[pytest.Item]) -> list[pytest.Item]:
             seen |= case.program.ops_used()
     return [item for item in items if getattr(item, "execution", "eager") == "eager"
             or ((item.case.file, item.case.line) in chosen  # type: ignore[attr-defined]
-                and item.dtype == item.case.dtypes[0])]  # type: ignore[attr-defined]
+                and item.dtype == item.case.dtypes[0]  # type: ignore[attr-defined]
+                and item.check.kind in SUBSET_KINDS)]  # type: ignore[attr-defined]
 
 
 def _refuse_duplicates(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -55,6 +56,16 @@ def _empty_result() -> dict[str, Any]:
 
 
 EXECUTIONS = ("eager", "compiled")
+_TWINS: weakref.WeakKeyDictionary[Adapter, Adapter] = weakref.WeakKeyDictionary()
+
+
+def compiled_twin(adapter: Adapter) -> Adapter:
+    """The adapter's compiled twin, made once: its compiled functions (and the compiler's
+    warm-up) carry over from check to check of a program, and from program to program."""
+    twin = _TWINS.get(adapter)
+    if twin is None:
+        twin = _TWINS[adapter] = adapter.compiled()
+    return twin
 
 
 def base_record(case: Case, check_id: str, kind: str, dtype: str, adapter: Adapter,
@@ -91,7 +102,7 @@ def run_check(case: Case, check: Check, dtype: str, adapter: Adapter,
                        "its functions run eagerly only")
             return rec
         rec["compiler"] = adapter.compiler
-        adapter = adapter.compiled()
+        adapter = compiled_twin(adapter)
     try:
         return _run_check(rec, case, check, dtype, adapter, fast, repeat)
     except Exception as exc:  # not the framework's: its call has its own handler

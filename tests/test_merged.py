@@ -47,17 +47,35 @@ def test_every_run_is_complete(doc):
 
 
 def test_every_item_ran_on_every_framework(doc):
-    items: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+    items: dict[str, set[tuple[str, str, str, str]]] = defaultdict(set)
     for r in doc["records"]:
-        items[r["framework"]].add((r["case"], r["check"], r["dtype"]))
+        items[r["framework"]].add((r["case"], r["check"], r["dtype"],
+                                   r.get("execution", "eager")))
     reference = items["torch"]
     assert len(reference) > 400
     for fw in FRAMEWORKS:
         assert items[fw] == reference, (fw, sorted(items[fw] ^ reference)[:10])
 
 
+def test_compiled_execution_ran_beside_eager(doc):
+    """The representative subset ran through each compiler and beside eager; autograd,
+    which has no compiler, says so."""
+    compiled = [r for r in doc["records"] if r.get("execution") == "compiled"]
+    by_fw = defaultdict(list)
+    for r in compiled:
+        by_fw[r["framework"]].append(r)
+    assert set(by_fw) == set(FRAMEWORKS)
+    assert {r["verdict"] for r in by_fw["autograd"]} == {"not_applicable"}
+    for fw in ("torch", "jax", "tensorflow"):
+        ran = [r for r in by_fw[fw] if r["verdict"] not in ("unsupported", "not_applicable")]
+        assert len(ran) > 100 and all(r["compiler"] for r in ran), fw
+        assert all("eager_difference" in r and "compile_s" in r for r in ran
+                   if r["verdict"] not in ("invalid", "crash", "timeout")), fw
+    assert '<h2 id="compiled">' in render(doc)
+
+
 def test_every_difference_is_a_pass_or_declared(doc):
-    failing = [f"{r['framework']} {r['case']} {r['check']} {r['dtype']}: {r['verdict']} "
+    failing = [f"{r.get('nodeid') or r['case']}: {r['verdict']} "
                f"{r['message'][:160]}" for r in doc["records"] if r["verdict"] in FAILING]
     assert failing == []
     for r in doc["records"]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def _reduce(loss: jax.Array, reduction: str) -> jax.Array:
@@ -64,10 +65,13 @@ def _pool(nd: int, kind: str) -> Callable[..., jax.Array]:
         ks = _tup(kernel, nd)
         st = ks if stride is None else _tup(stride, nd)
         window, steps = (1, 1, *ks), (1, 1, *st)
+        # the init value is a NumPy scalar, as flax writes it: lax recognises the monoid
+        # (reduce_window_max / _sum, which have derivatives) only from a concrete init, and
+        # under jax.jit a jnp.array is a tracer (the generic reduce_window has no JVP)
         if kind == "max":
-            return jax.lax.reduce_window(x, jnp.array(-jnp.inf, x.dtype), jax.lax.max,
+            return jax.lax.reduce_window(x, np.array(-np.inf, x.dtype), jax.lax.max,
                                          window, steps, "VALID")
-        total = jax.lax.reduce_window(x, jnp.array(0, x.dtype), jax.lax.add, window, steps,
+        total = jax.lax.reduce_window(x, np.array(0, x.dtype), jax.lax.add, window, steps,
                                       "VALID")
         return total / math.prod(ks)
     return pool
