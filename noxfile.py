@@ -9,8 +9,10 @@ pip, which finds the PyTorch wheels kept on disk.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import nox
@@ -32,13 +34,27 @@ PLUGINS = {"autograd": "./adapters/autograd"}
 # find a stream of each, or the run is incomplete (an install that failed leaves none)
 STARTED: list[str] = []
 ADAPTER_MARKERS = ("jax", "tensorflow", "autograd")
+# When each session's steps start and end, for benchmarks/run_breakdown.py --timings: the gap
+# before a session's start is nox creating its virtualenv, the install step is pip.
+TIMINGS = Path(".nox") / "_timings" / f"{os.getpid()}.jsonl"
+NOX_START = time.time()
+
+
+def _mark(session: nox.Session, step: str) -> None:
+    if not TIMINGS.exists():
+        TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+        TIMINGS.write_text(json.dumps({"session": "nox", "step": "start", "t": NOX_START}) + "\n")
+    with TIMINGS.open("a") as out:
+        out.write(json.dumps({"session": session.name, "step": step, "t": time.time()}) + "\n")
 
 
 def _install(session: nox.Session, framework: str, *extras: str) -> None:
+    _mark(session, "start")  # the virtualenv exists by now
     wanted = [e for e in (FRAMEWORKS[framework], *extras) if e]
     session.install("-e", f".[{','.join(wanted)}]" if wanted else ".")
     if framework in PLUGINS:
         session.install("-e", PLUGINS[framework])
+    _mark(session, "installed")
 
 
 def _run_cases(session: nox.Session, framework: str, results: Path, *args: str) -> None:
@@ -49,11 +65,13 @@ def _run_cases(session: nox.Session, framework: str, results: Path, *args: str) 
     session.env["GRADCONF_REFERENCE_CACHE"] = (os.environ.get("GRADCONF_REFERENCE_CACHE")
                                                or str(REFERENCES.resolve()))
     workers = "auto" if (os.cpu_count() or 1) > 1 else "1"  # xdist isolates crashes
+    _mark(session, "cases")
     session.run(
         "pytest", "cases", "--framework", framework, "--results-dir", str(results),
         "-n", workers, "--dist", "loadfile", "-p", "no:cacheprovider", "-q", *args,
         success_codes=[0, 1, 2],  # failures and interruptions still reach the report
     )
+    _mark(session, "end")
 
 
 @nox.session
@@ -63,9 +81,11 @@ def conformance(session: nox.Session, framework: str) -> None:
     STARTED.append(framework)
     session.notify("report")
     _install(session, framework)
-    # every check eagerly and through the framework's compiler (autograd: not_applicable)
+    # every check eagerly, and each op's derivatives through the framework's compiler
+    # (autograd: not_applicable); `-- --compiled-subset all` compiles every check (hours on
+    # torch, and its findings are not yet all declared: see the README)
     _run_cases(session, framework, RESULTS, f"--junitxml={RESULTS}/junit-{framework}.xml",
-               "--execution", "eager,compiled", *session.posargs)
+               "--execution", "eager,compiled", "--compiled-subset", "ops", *session.posargs)
 
 
 @nox.session
@@ -95,7 +115,7 @@ def upgrade(session: nox.Session, framework: str) -> None:
         session.install("-e", PLUGINS[framework], *session.posargs)
     out = RESULTS / "upgrade" / framework
     _run_cases(session, framework, out, f"--junitxml={out}/junit-{framework}.xml",
-               "--execution", "eager,compiled")
+               "--execution", "eager,compiled", "--compiled-subset", "ops")
     session.run("python", "-m", "gradconf", "diff", str(base), str(out), "--framework",
                 framework, "--out", str(out))
 
@@ -107,6 +127,7 @@ def tests(session: nox.Session, framework: str) -> None:
     session.notify("merged")
     _install(session, framework, "test")
     session.env["GRADCONF_REQUIRE_FRAMEWORKS"] = framework
+    _mark(session, "unit")
     if framework == "torch":
         others = " and ".join(f"not {m}" for m in (*ADAPTER_MARKERS, "merged"))
         session.run("pytest", "tests", "-m", others, "-n", "auto", "-p", "no:cacheprovider",

@@ -3,6 +3,7 @@
 
     python benchmarks/run_breakdown.py --streams DIR          # read DIR/*.jsonl
     python benchmarks/run_breakdown.py --imports torch        # in torch's venv: time the import
+    python benchmarks/run_breakdown.py --timings FILE         # .nox/_timings/<pid>.jsonl
 
 Both merge into benchmarks/results/run-breakdown.json and rewrite run-breakdown.md.
 """
@@ -45,7 +46,10 @@ def streams(directory: Path) -> dict[str, dict[str, object]]:
             k[1] += r.get("duration_s") or 0.0
             k[2] += r.get("oracle_s") or 0.0
         fw = recs[0]["framework"]
+        compiled = [r for r in recs if r.get("execution") == "compiled"]
         out[fw] = {"version": recs[0]["framework_version"], "items": len(recs),
+                   "compiled_items": len(compiled),
+                   "compile_s": round(sum(r.get("compile_s") or 0.0 for r in compiled), 1),
                    "cases": len({(r["file"], r["case"]) for r in recs}),
                    "wall_s": wall.total_seconds(),
                    "framework_s": round(sum(k[1] for k in kinds.values()), 2),
@@ -66,6 +70,31 @@ def import_time(framework: str) -> float:
                           check=True)
     return float(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else \
         time.perf_counter() - t0
+
+
+def timings(path: Path) -> dict[str, dict[str, float]]:
+    """Per nox session, from the noxfile's step marks: the virtualenv nox made before the
+    session started (the gap since the previous session ended), pip's install, the unit
+    tests and the case run, in seconds."""
+    marks = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    out: dict[str, dict[str, float]] = {}
+    last_end = next((m["t"] for m in marks if m["session"] == "nox"), marks[0]["t"])
+    steps: dict[str, dict[str, float]] = {}
+    for m in marks:
+        if m["session"] != "nox":
+            steps.setdefault(m["session"], {})[m["step"]] = m["t"]
+    for name, t in steps.items():
+        if "start" not in t or "end" not in t:
+            continue
+        installed = t.get("installed", t["start"])
+        cases = t.get("cases", t["end"])
+        out[name] = {"virtualenv_s": round(t["start"] - last_end, 1),
+                     "install_s": round(installed - t["start"], 1),
+                     "unit_s": round(cases - t["unit"], 1) if "unit" in t else 0.0,
+                     "cases_s": round(t["end"] - cases, 1),
+                     "total_s": round(t["end"] - last_end, 1)}
+        last_end = t["end"]
+    return out
 
 
 def floor(data: dict[str, object]) -> dict[str, float]:
@@ -114,6 +143,25 @@ def markdown(data: dict[str, object]) -> str:
                 f"{f['framework_s']:.0f} s and one oracle pass {f['oracle_once_s']:.0f} s over "
                 f"{f['workers']} workers) is {f['floor_s']:.0f} s: **{f['ratio']:.2f}x** the "
                 "floor."]
+    compiled = {fw: r for fw, r in runs.items() if r.get("compiled_items")}
+    if compiled:
+        out += ["", "Compiled execution inside those runs (compile: a check's first call less "
+                "its repeat, or the whole first call with `--repeat 1`): " + "; ".join(
+                    f"{fw} {r['compiled_items']} items, {r['compile_s']:.0f} s"
+                    for fw, r in compiled.items()) + "."]
+    sessions: dict[str, dict[str, float]] = data.get("nox", {})  # type: ignore[assignment]
+    if sessions:
+        out += ["", "The nox sessions around those runs (seconds; *virtualenv* is nox making "
+                "the session's venv, *install* pip):", "",
+                "| session | virtualenv | install | unit tests | case run | total |",
+                "|---|---:|---:|---:|---:|---:|"]
+        for name, t in sessions.items():
+            out.append(f"| {name} | {t['virtualenv_s']:.0f} | {t['install_s']:.0f} | "
+                       f"{t['unit_s']:.0f} | {t['cases_s']:.0f} | {t['total_s']:.0f} |")
+        overhead = sum(t["virtualenv_s"] + t["install_s"] for t in sessions.values())
+        total = sum(t["total_s"] for t in sessions.values())
+        out += ["", f"nox and pip overhead: {overhead:.0f} s of {total:.0f} s "
+                f"({100 * overhead / total:.0f} %)." if total else ""]
     out += ["", "Per check kind (framework s / oracle s, items):", "",
             "| kind | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
     kinds = sorted({k for r in runs.values() for k in r["by_kind"]})  # type: ignore[union-attr]
@@ -131,6 +179,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--streams", type=Path)
     p.add_argument("--imports", nargs="*", default=[])
+    p.add_argument("--timings", type=Path, help="the noxfile's step marks of the same run")
     p.add_argument("--machine", default="2 cores, no GPU")
     args = p.parse_args()
     OUT.mkdir(exist_ok=True)
@@ -138,6 +187,9 @@ def main() -> None:
     data = json.loads(path.read_text()) if path.exists() else {}
     if args.streams:
         data["runs"] = streams(args.streams)
+    if args.timings:
+        data["nox"] = timings(args.timings)
+    if args.streams or args.timings:
         data["measured"] = datetime.now().date().isoformat()
         data["machine"] = args.machine
     for fw in args.imports:
