@@ -147,7 +147,8 @@ def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapte
     if compiled:
         eager = _eager_result(adapter, case, check, env, vectors)
     if observed is None:
-        if compiled:
+        if compiled:  # the failed first call is all the compiling there was
+            rec["compile_s"] = rec["duration_s"]
             rec["eager_difference"] = {"identical": False, "eager_raised": True} if (
                 eager is None) else {"identical": False, "eager_raised": False, "max_abs": None,
                                      "entries": None, "message": "only the compiled function "

@@ -103,6 +103,7 @@ def test_only_the_compiler_failing_is_an_error_that_says_eager_runs_it(tmp_path)
     rec = run_check(case, _check(case, "vjp"), "float64", CompilerRaises(), "1",
                     execution="compiled")
     assert rec["verdict"] == "error" and "cannot lower" in rec["message"]
+    assert rec["compile_s"] == rec["duration_s"] >= 0
     assert rec["eager_difference"]["eager_raised"] is False
     assert "eager runs it" in rec["eager_difference"]["message"]
 
