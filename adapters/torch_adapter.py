@@ -217,9 +217,6 @@ class TorchAdapter(Adapter):
             self._program = prog  # kept, so id(prog) cannot be reused while cached
         fn = self._compiled.get(key)
         if fn is None:
-            # each new compiled function starts from a clean dynamo, as in a fresh process:
-            # what one check compiled never changes what the next one traces
-            torch._dynamo.reset()
             fn = torch.compile(_fresh(build()), fullgraph=True, dynamic=False)
             self._compiled[key] = fn
         return _whole(fn)
