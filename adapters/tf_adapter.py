@@ -193,6 +193,11 @@ class TensorflowAdapter(Adapter):
     _steps: dict[tuple[Any, ...], Any]
     _steps_prog: Program | None
 
+    def _run(self, prog: Program, key: tuple[Any, ...],
+             body: Callable[..., Any]) -> Callable[..., Any]:
+        """``body`` itself eagerly; compiled, its kept ``tf.function`` (:meth:`_step`)."""
+        return self._step(prog, key, body) if self.execution == "compiled" else body
+
     def _step(self, prog: Program, key: tuple[Any, ...],
               body: Callable[..., Any]) -> Any:
         """The ``tf.function(body, jit_compile=True)`` kept for ``prog`` and ``key``.
@@ -260,14 +265,8 @@ class TensorflowAdapter(Adapter):
     def jvp(self, prog: Program, env: Env, wrt: tuple[str, ...],
             tangents: Mapping[str, np.ndarray]) -> np.ndarray:
         """``tf.autodiff.ForwardAccumulator(xs, us)``, then ``acc.jvp(y)``."""
-        if self.execution == "compiled":
-            fn = self._step(prog, ("jvp", wrt), lambda t, us: self._jvp_body(prog, t, wrt, us))
-            return _np(fn(self.tensors(env), [tf.constant(tangents[n]) for n in wrt]))
-        t = self.tensors(env)
-        with tf.autodiff.ForwardAccumulator([t[n] for n in wrt],
-                                            [tf.constant(tangents[n]) for n in wrt]) as acc:
-            y = self.forward(prog, t)[0]
-        return _np(acc.jvp(y, unconnected_gradients=ZERO))
+        fn = self._run(prog, ("jvp", wrt), lambda t, us: self._jvp_body(prog, t, wrt, us))
+        return _np(fn(self.tensors(env), [tf.constant(tangents[n]) for n in wrt]))
 
     def jacobian(self, prog: Program, env: Env, wrt: tuple[str, ...],
                  mode: str) -> dict[str, np.ndarray]:
@@ -315,25 +314,10 @@ class TensorflowAdapter(Adapter):
     def hessian(self, prog: Program, env: Env, wrt: tuple[str, ...],
                 cotangent: np.ndarray) -> dict[str, np.ndarray]:
         """``outer.jacobian`` of an inner tape's ``gradient(y, xs, output_gradients=v)``."""
-        if self.execution == "compiled":
-            fn = self._step(prog, ("hessian", wrt),
-                            lambda t, v: self._hessian_body(prog, t, wrt, v))
-            blocks = fn(self.tensors(env), tf.constant(cotangent))
-            return {f"{a},{b}": _np(blocks[i][j]) for i, a in enumerate(wrt)
-                    for j, b in enumerate(wrt)}
-        t = self.tensors(env)
-        xs = [t[n] for n in wrt]
-        with tf.GradientTape(persistent=True) as outer:
-            outer.watch(xs)
-            with tf.GradientTape() as inner:
-                inner.watch(xs)
-                y = self.forward(prog, t)[0]
-            grads = inner.gradient(y, xs, output_gradients=tf.constant(cotangent),
-                                   unconnected_gradients=ZERO)
-        blocks = {a: outer.jacobian(grads[i], xs, unconnected_gradients=ZERO)
-                  for i, a in enumerate(wrt)}
-        del outer
-        return {f"{a},{b}": _np(blocks[a][j]) for a in wrt for j, b in enumerate(wrt)}
+        fn = self._run(prog, ("hessian", wrt), lambda t, v: self._hessian_body(prog, t, wrt, v))
+        blocks = fn(self.tensors(env), tf.constant(cotangent))
+        return {f"{a},{b}": _np(blocks[i][j]) for i, a in enumerate(wrt)
+                for j, b in enumerate(wrt)}
 
     def derivative(self, prog: Program, env: Env, wrt: str,
                    cotangents: list[np.ndarray]) -> np.ndarray:
