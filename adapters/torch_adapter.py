@@ -142,6 +142,12 @@ class TorchAdapter(Adapter):
 
     name = "torch"
     compiler = "torch.compile (inductor)"
+    # A compile that fails half way (a dynamo refusal inside a torch.func transform, an
+    # inductor lowering error) can leave grad mode, inference mode, a fake-tensor mode or a
+    # functorch layer set; seen on 2.13.0: eager jacobians and vjps of later checks failing
+    # with "element 0 of tensors does not require grad" and "Cannot access storage of
+    # TensorWrapper". The compiled process is replaced after every compiled check that raised.
+    compiled_fresh_after_error = True
     lowering = LOWERING
     complex_gradient = "conjugate_wirtinger"  # checked by tests/test_complex.py
     error_patterns = ERRORS
@@ -164,6 +170,19 @@ class TorchAdapter(Adapter):
             torch.func.jacrev(torch.sin)(x.detach())
         self._compiled: dict[tuple[Any, ...], Callable[..., Any]] = {}
         self._program: Program | None = None
+
+    def leftover_state(self) -> str | None:
+        """Process-wide autograd and dispatch state a fresh process does not have."""
+        found = [text for text, left in (
+            ("grad mode off", not torch.is_grad_enabled()),
+            ("inference mode on", torch.is_inference_mode_enabled()),
+            ("Python dispatch excluded (a no_dispatch() left open)",
+             torch._C._dispatch_tls_local_exclude_set().has(torch._C.DispatchKey.Python)),
+            ("a dispatch mode left on the stack", torch._C._len_torch_dispatch_stack() > 0),
+            ("a torch.func transform layer left open",
+             torch._C._functorch.peek_interpreter_stack() is not None),
+        ) if left]
+        return ", ".join(found) or None
 
     def compiled(self) -> TorchAdapter:
         """This adapter in compiled execution, with its own cache of compiled functions."""

@@ -127,6 +127,9 @@ class Adapter:
     # The framework's compiler as its users call it, e.g. "torch.compile (inductor)"; ""
     # when it has none (its compiled items are then ``not_applicable``).
     compiler: ClassVar[str] = ""
+    # True when a compile that raises can leave the process changed (grad mode, a mode or
+    # transform layer left set): the compiled process is then replaced after such a check.
+    compiled_fresh_after_error: ClassVar[bool] = False
     # How the check methods run: "eager", or "compiled" (see :meth:`compiled`).
     execution: str = "eager"
 
@@ -150,6 +153,12 @@ class Adapter:
         twin = copy.copy(self)
         twin.execution = "eager"
         return twin
+
+    def leftover_state(self) -> str | None:
+        """What a check left set in the framework's process-wide state (grad mode off, a
+        mode or transform layer still open), in words; None when the process is as fresh.
+        The compiled process asks after every check and is replaced when something is."""
+        return None
 
     def version(self) -> str:
         """The framework's version string."""

@@ -28,6 +28,7 @@ from gradconf.arrays import as_dtype, encode, is_complex, json_number, pairs
 from gradconf.case import Case, Check, Probe, materialize, tangent_for
 from gradconf.compare import tolerance_for
 from gradconf.fast import FAST_KINDS, judge_fast, wants_fast
+from gradconf.isolation import Lost, isolated
 from gradconf.judge import judge
 from gradconf.kinds import FAILING
 from gradconf.probes import judge_probe
@@ -60,11 +61,12 @@ _TWINS: weakref.WeakKeyDictionary[Adapter, Adapter] = weakref.WeakKeyDictionary(
 
 
 def compiled_twin(adapter: Adapter) -> Adapter:
-    """The adapter's compiled twin, made once: its compiled functions (and the compiler's
-    warm-up) carry over from check to check of a program, and from program to program."""
+    """The adapter's compiled twin, made once and run in a process of its own
+    (:mod:`gradconf.isolation`): its compiled functions (and the compiler's warm-up) carry
+    over from check to check of a program, and from program to program."""
     twin = _TWINS.get(adapter)
     if twin is None:
-        twin = _TWINS[adapter] = adapter.compiled()
+        twin = _TWINS[adapter] = isolated(adapter)
     return twin
 
 
@@ -134,6 +136,9 @@ def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapte
         except Unsupported as exc:
             observed = None
             rec.update(verdict="unsupported", message=f"{adapter.name} cannot run {exc}")
+        except Lost as exc:  # the compiled process died or hung; the next check restarts it
+            observed = None
+            rec.update(verdict=exc.verdict, message=str(exc))
         except Exception as exc:  # any framework failure becomes a verdict, never a crash
             observed = None
             info = adapter.error_info(exc)

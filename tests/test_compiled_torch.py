@@ -121,3 +121,15 @@ def test_compiles_past_the_recompile_limit(compiled, one_case):
         out = compiled.value(case.program, env_for(case, "float64"))["out"]
         assert graphs() == before + 1, f"program {k} did not compile"
         np.testing.assert_array_equal(out, np.array([1.0, 2.0]) * (k + 2))
+
+
+def test_leftover_state_names_what_a_check_left_open(eager):
+    from torch.utils._mode_utils import no_dispatch
+    assert eager.leftover_state() is None
+    with torch.no_grad():
+        assert eager.leftover_state() == "grad mode off"
+    with no_dispatch():
+        assert "no_dispatch() left open" in eager.leftover_state()
+    with torch.inference_mode():
+        assert "inference mode on" in eager.leftover_state()
+    assert eager.leftover_state() is None
