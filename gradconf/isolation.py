@@ -33,6 +33,7 @@ import subprocess
 import sys
 import traceback
 import warnings
+import weakref
 from multiprocessing.connection import Connection, Pipe
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
@@ -215,7 +216,7 @@ class IsolatedMixin:
         return self._eager
 
     def probe(self, *args: Any, **kwargs: Any) -> Any:  # probes ask the API: eager
-        return self._eager.probe(*args, **kwargs)
+        return self.eager().probe(*args, **kwargs)
 
     def close(self) -> None:
         self._child.stop()
@@ -241,9 +242,11 @@ def isolated(adapter: Adapter) -> Adapter:
     twin = copy.copy(adapter)
     twin.__class__ = cls
     twin.execution = "compiled"
+    child = _Child(target, adapter.compiled_fresh_after_error)
     twin._eager = adapter  # type: ignore[attr-defined]
-    twin._child = _Child(target, adapter.compiled_fresh_after_error)  # type: ignore[attr-defined]
-    twin._child.start()  # type: ignore[attr-defined]
+    twin._child = child  # type: ignore[attr-defined]
+    weakref.finalize(twin, child.stop)
+    child.start()
     return twin
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 import traceback
 import warnings
-import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -57,16 +56,15 @@ def _empty_result() -> dict[str, Any]:
 
 
 EXECUTIONS = ("eager", "compiled")
-_TWINS: weakref.WeakKeyDictionary[Adapter, Adapter] = weakref.WeakKeyDictionary()
 
 
 def compiled_twin(adapter: Adapter) -> Adapter:
     """The adapter's compiled twin, made once and run in a process of its own
     (:mod:`gradconf.isolation`): its compiled functions (and the compiler's warm-up) carry
     over from check to check of a program, and from program to program."""
-    twin = _TWINS.get(adapter)
-    if twin is None:
-        twin = _TWINS[adapter] = isolated(adapter)
+    twin: Adapter | None = adapter.__dict__.get("_compiled_twin")
+    if twin is None:  # kept on the adapter: the pair is collected together, child and all
+        twin = adapter.__dict__["_compiled_twin"] = isolated(adapter)
     return twin
 
 
@@ -104,7 +102,12 @@ def run_check(case: Case, check: Check, dtype: str, adapter: Adapter,
                        "its functions run eagerly only")
             return rec
         rec["compiler"] = adapter.compiler
-        adapter = compiled_twin(adapter)
+        try:
+            adapter = compiled_twin(adapter)
+        except Exception as exc:  # its process could not start: this item's error
+            rec.update(verdict=getattr(exc, "verdict", "error"),
+                       message=f"the compiled process did not start: {exc}")
+            return rec
     try:
         return _run_check(rec, case, check, dtype, adapter, fast, repeat)
     except Exception as exc:  # not the framework's: its call has its own handler

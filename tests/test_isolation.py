@@ -192,3 +192,14 @@ def test_a_compiled_check_that_leaves_state_is_told_and_its_process_replaced(tmp
                for w in first["warnings"])
     assert _pid(case, adapter) != first["observed"]["x"]["data"][0]
     assert LeavesState.left is False  # only ever set in the compiled processes
+
+
+def test_the_compiled_process_ends_with_its_adapter(tmp_path):
+    import gc
+    adapter = Misbehaves()
+    assert _vjp(_case(tmp_path), adapter)["verdict"] in ("pass", "mismatch")
+    proc = compiled_twin(adapter)._child.proc
+    assert proc.poll() is None
+    del adapter
+    gc.collect()
+    assert proc.wait(timeout=10) is not None
