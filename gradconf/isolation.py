@@ -37,7 +37,7 @@ import weakref
 from multiprocessing.connection import Connection, Pipe
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 from gradconf.adapter import Adapter, ErrorInfo, Unsupported
 
@@ -50,7 +50,6 @@ def _frozen(items: dict[str, Any]) -> MappingProxyType[str, Any]:
 
 ForkingPickler.register(MappingProxyType, lambda m: (_frozen, (dict(m),)))
 
-CALLS = ("value", "vjp", "jvp", "jacobian", "hessian", "derivative")
 START_TIMEOUT_S = 180.0      # importing a framework and warming its compiler up
 CALL_TIMEOUT_S = 270.0       # under pytest-timeout's 300 s, so the item keeps its record
 
@@ -184,7 +183,6 @@ class IsolatedMixin:
 
     _child: _Child
     _eager: Adapter
-    isolated: ClassVar[bool] = True
 
     def _remote(self, prog: Any, method: str, *args: Any) -> Any:
         return self._child.call(prog, method, args)
@@ -217,9 +215,6 @@ class IsolatedMixin:
 
     def probe(self, *args: Any, **kwargs: Any) -> Any:  # probes ask the API: eager
         return self.eager().probe(*args, **kwargs)
-
-    def close(self) -> None:
-        self._child.stop()
 
 
 def importable(cls: type) -> str | None:

@@ -14,24 +14,14 @@ import pytest
 from gradconf.adapter import Unsupported
 from gradconf.diff import diff as diff_docs
 from gradconf.findings import compiled_summary
-from gradconf.loader import load_paths
 from gradconf.report.html import render
 from gradconf.report.markdown import diff_markdown, summary_markdown
 from gradconf.results import JsonlWriter, environment, merge, read_jsonl, validate
 from gradconf.runner import eager_difference, run_check
-from helpers import ROOT, case_yaml
+from helpers import ROOT, SQUARE_SUM, case_yaml, one_case
 from numpy_adapter import NumpyDifferences
 
-CASE = """
-id: square-sum
-title: sum of squares
-source: {note: test, section: test}
-inputs:
-  x: [1., 2., 3.]
-function: sum(x**2)
-checks: [value, vjp]
-dtypes: [float64]
-"""
+CASE = SQUARE_SUM
 
 
 class PretendCompiler(NumpyDifferences):
@@ -60,11 +50,7 @@ class CompilerRaises(NumpyDifferences):
 
 
 def _case(tmp_path: Path, body: str = CASE):
-    path = tmp_path / "c.yaml"
-    path.write_text(case_yaml(body))
-    result = load_paths([path], tmp_path)
-    assert not result.errors, result.errors
-    return result.cases[0]
+    return one_case(tmp_path, body)
 
 
 def _check(case, kind):

@@ -12,21 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from gradconf import isolation
-from gradconf.loader import load_paths
 from gradconf.runner import compiled_twin, run_check
-from helpers import case_yaml
+from helpers import SQUARE_SUM, one_case
 from numpy_adapter import NumpyDifferences
 
-CASE = """
-id: square-sum
-title: sum of squares
-source: {note: test, section: test}
-inputs:
-  x: [1., 2., 3.]
-function: sum(x**2)
-checks: [value, vjp]
-dtypes: [float64]
-"""
+CASE = SQUARE_SUM
 
 POISONED = False  # set by a compiled check in whichever process runs it
 
@@ -87,11 +77,7 @@ class LeavesState(NumpyDifferences):
 
 
 def _case(tmp_path: Path, body: str = CASE):
-    path = tmp_path / "c.yaml"
-    path.write_text(case_yaml(body))
-    result = load_paths([path], tmp_path)
-    assert not result.errors, result.errors
-    return result.cases[0]
+    return one_case(tmp_path, body)
 
 
 def _vjp(case, adapter, execution="compiled"):

@@ -31,7 +31,7 @@ from gradconf.cli import main
 from gradconf.loader import LoadError, load_file
 from gradconf.results import JsonlWriter, validate
 from gradconf.runner import run_check, run_probe
-from helpers import CASES, ROOT, case_yaml
+from helpers import CASES, ROOT, case_yaml, one_case
 from numpy_adapter import NumpyDifferences
 from test_results import environment, passing, write_stream
 
@@ -554,3 +554,18 @@ def test_pytest_usage_errors_stop_before_any_record(option: list[str], fragment:
                            *option], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 4 and fragment in proc.stdout + proc.stderr
     assert not list(tmp_path.glob("*.jsonl"))
+
+
+def test_a_function_near_float64s_range_is_judged_without_an_engine_error(tmp_path):
+    """Found by the generator above: one-sided slopes of x * abs(1e308) overflow, and the
+    oracle's inf - inf must classify the entries, not stop the judgement."""
+    case = one_case(tmp_path, """
+id: near-range
+title: near float64's range
+source: {note: g, section: g}
+inputs:
+  x: [1.5, -2.0]
+function: x * abs(1e308)
+checks: [vjp, jvp, jacobian]
+""")
+    _judge_everything(case)
