@@ -362,10 +362,13 @@ class TensorflowAdapter(Adapter):
             return {n: v for n, v in values.items() if tf.is_tensor(v)}
 
         fn = self._step(prog, ("value",), body)
-        if not hasattr(fn, "gradconf_static"):
-            fn.gradconf_static = static
+        # the body traced (once per input signature) is the first call's: its dict is the
+        # one kept, on the tf.function itself (fn is a new wrapper at every call)
+        traced = self._steps[(id(prog), "value")]
+        if not hasattr(traced, "gradconf_static"):
+            traced.gradconf_static = static
+        kept = traced.gradconf_static
         found = fn(self.tensors(env))
-        kept = fn.gradconf_static
         return {n: _np(found[n] if n in found else kept["python"][n]) for n in kept["order"]}
 
     def _vjp_body(self, prog: Program, t: Mapping[str, tf.Tensor], wrt: tuple[str, ...],

@@ -56,6 +56,7 @@ from torch.autograd import gradcheck
 
 from gradconf import oracle as oracle_module
 from gradconf.adapter import Adapter, load_adapter
+from gradconf.allocator import hold_freed_memory
 from gradconf.case import Case
 from gradconf.expr import evaluate
 from gradconf.loader import load_file
@@ -762,7 +763,9 @@ def main() -> None:
     sizes = [n for n in SIZES if n <= args.max_size]
     if not sizes:
         parser.error(f"--max-size must be at least {SIZES[0]}")
+    held = hold_freed_memory()  # as a run's pytest process does (gradconf.allocator)
     doc = run(sizes, args.budget, args.memory, args.threads)
+    doc["environment"]["freed_memory_held"] = held
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "cost-scaling.json").write_text(json.dumps(doc, indent=1) + "\n",
                                                encoding="utf-8")

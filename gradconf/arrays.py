@@ -54,6 +54,8 @@ def round_to(values: Any, dtype: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if dtype in INT_DTYPES:
         return arr.astype(_NUMPY[dtype]).astype(np.int64)
+    if _NUMPY[dtype] == np.float64:
+        return arr.copy() if arr is values else arr
     return arr.astype(_NUMPY[dtype]).astype(np.float64)
 
 
@@ -75,6 +77,17 @@ def result_dtype(dtypes: list[str]) -> str:
     if best in ("float16", "bfloat16") and len(set(floats)) > 1:
         return "float32"
     return best
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float, however deep, as :func:`json_number` writes it."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def json_number(x: float) -> float | str:

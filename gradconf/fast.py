@@ -119,8 +119,9 @@ Setup = tuple[list[Projected], Locator | None]
 
 
 def _signed(u: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """``u``'s magnitudes with ``like``'s signs: a projection in which nothing cancels."""
-    return np.abs(u) * np.where(like < 0, -1.0, 1.0)
+    """``u``'s magnitudes with ``like``'s signs (of its zeros too): a projection in which
+    nothing cancels."""
+    return np.copysign(u, like)
 
 
 def _vjp(oracle: Oracle, check: Check, observed: Mapping[str, np.ndarray],
@@ -144,8 +145,9 @@ def _along_inputs(oracle: Oracle, g: np.ndarray, u: np.ndarray, weights: np.ndar
                   rest: list[np.ndarray]) -> Setup:
     """A result over the input entries, projected on u and on u signed like the result."""
     out = []
+    scale = float(np.abs(g) @ np.abs(u))  # the same for u signed like the result
     for label, d in (("random u", u), ("u signed like the result", _signed(u, g))):
-        out.append(Projected(label, float(g @ d), float(np.abs(g) @ np.abs(d)),
+        out.append(Projected(label, float(g @ d), scale,
                              _Projection(oracle, weights, [d, *rest])))
     return out, _input_locator(oracle, g)
 

@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 
 from gradconf.adapter import Adapter, installed, load_adapter
+from gradconf.allocator import hold_freed_memory
+from gradconf.arrays import json_safe
 from gradconf.case import Case, Check, Probe
 from gradconf.intake import InputError
 from gradconf.intake.limits import Limits, from_env
@@ -222,7 +224,11 @@ class _RecordItem(pytest.Item):
 
     def _finish(self, rec: dict[str, Any]) -> None:
         rec["nodeid"] = self.nodeid
-        self.user_properties.append((RECORD, json.dumps(rec, allow_nan=False)))
+        try:
+            text = json.dumps(rec, allow_nan=False)
+        except ValueError:  # a non-finite number the record's producer left raw: still kept
+            text = json.dumps(json_safe(rec), allow_nan=False)
+        self.user_properties.append((RECORD, text))
         if rec["verdict"] in FAILING:
             raise CheckFailed(failure_text(rec))
         if rec["verdict"] in NOT_RUN:
@@ -324,6 +330,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                 f"comma-separated; not {', '.join(sorted(unknown)) or 'nothing'}")
     if config.getoption("max_rss_mb") < 0:
         raise pytest.UsageError("gradconf: --max-rss-mb must be 0 (off) or positive")
+    hold_freed_memory()  # large inputs' arrays are reused, not faulted in afresh
     if _is_controller(config):
         shutil.rmtree(lost_dir(config), ignore_errors=True)
         config.pluginmanager.register(RecordWriter(config, adapter_for),

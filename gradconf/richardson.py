@@ -137,34 +137,56 @@ def offset(x0: np.ndarray, step: np.ndarray) -> np.ndarray:
 
 def _scaled(x0: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, float]:
     """``d`` rescaled to steps of ``max(1, |x|)`` on its support, and the factor undoing it."""
-    size = float(np.max(np.abs(d)))
-    scale = max(1.0, float(np.max(np.abs(x0[d != 0]))))
+    size = max(float(np.max(d)), -float(np.min(d)))
+    support = x0 if np.all(d) else x0[d != 0]
+    scale = max(1.0, float(np.max(support)), -float(np.min(support)))
     return d * (scale / size), size / scale
 
 
-def _stencil(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],
-             h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Product of central differences at step ``h``, and the largest |f| it touched."""
+def _signed_zeros(x0: np.ndarray) -> bool:
+    """Whether ``x0`` has a -0.0, which ``x0 + 0.0`` would turn into +0.0."""
+    return bool(np.any(np.signbit(x0[x0 == 0]))) if x0.size else False
+
+
+def _stencil(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray], h: float,
+             negative_zeros: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Product of central differences at step ``h``, and the largest |f| it touched.
+
+    ``negative_zeros``: whether ``x0`` may hold a -0.0 (see :func:`_signed_zeros`)."""
     total: Any = 0.0
     biggest: Any = 0.0
     with np.errstate(all="ignore"):
-        for signs in itertools.product((1.0, -1.0), repeat=len(dirs)):
-            # x0 + h·Σ sᵢdᵢ, built in one buffer: on large inputs the temporaries of the
-            # plain expression cost as much as evaluating the function
-            if len(dirs) == 1:
-                point = np.multiply(dirs[0], signs[0] * h)  # = h·(±d) exactly
-            else:
-                point = np.multiply(dirs[0], signs[0])
-                for s, d in zip(signs[1:], dirs[1:], strict=True):
-                    point += s * d
-                point *= h
-            still = point == 0
-            point += x0
-            np.copyto(point, x0, where=still)  # -0.0 + 0.0 would be +0.0: keep x0's sign
-            val = fn(point)
-            total = total + math.prod(signs) * val
+        if len(dirs) == 1 and not negative_zeros:
+            # x0 ± h·d: one step shared by both points, one pass each; without a -0.0 in
+            # x0 an entry the step does not move keeps its value and sign
+            step = np.multiply(dirs[0], h)
+            points: Any = ((1.0, lambda: np.add(x0, step)), (-1.0, lambda: np.subtract(x0, step)))
+        else:
+            points = ((math.prod(signs), lambda signs=signs: _point(x0, dirs, signs, h))
+                      for signs in itertools.product((1.0, -1.0), repeat=len(dirs)))
+        for sign, point in points:
+            val = fn(point())
+            total = total + sign * val
             biggest = np.maximum(biggest, np.abs(val))
         return np.asarray(total / (2.0 * h) ** len(dirs)), np.asarray(biggest)
+
+
+def _point(x0: np.ndarray, dirs: list[np.ndarray], signs: tuple[float, ...],
+           h: float) -> np.ndarray:
+    """x0 + h·Σ sᵢdᵢ, built in one buffer (on large inputs the temporaries of the plain
+    expression cost as much as evaluating the function), with x0's own entry where the step
+    is 0: IEEE gives -0.0 + 0.0 = +0.0."""
+    if len(dirs) == 1:
+        point = np.multiply(dirs[0], signs[0] * h)  # = h·(±d) exactly
+    else:
+        point = np.multiply(dirs[0], signs[0])
+        for s, d in zip(signs[1:], dirs[1:], strict=True):
+            point += s * d
+        point *= h
+    still = point == 0
+    point += x0
+    np.copyto(point, x0, where=still)
+    return point
 
 
 def _halve(seq: Sequence, level_at: Callable[[float], tuple[np.ndarray, np.ndarray]],
@@ -197,9 +219,10 @@ def directional(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],
         scaled.append(sd)
         factor *= f
     order, seq = len(dirs), Sequence(even=True)
+    negative_zeros = _signed_zeros(x0)
 
     def level_at(h: float) -> tuple[np.ndarray, np.ndarray]:
-        d, biggest = _stencil(fn, x0, scaled, h)
+        d, biggest = _stencil(fn, x0, scaled, h, negative_zeros)
         rounding = EPS * biggest * 2.0 ** order / (2.0 * h) ** order
         return d, rounding + order * EPS / h * np.abs(d)
     _halve(seq, level_at, center, BASE_STEP * 2.0 ** (order - 1))

@@ -182,7 +182,7 @@ def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapte
         rec["mode"] = "exact"
         judge(rec, case, check, dtype, observed, vectors, env, raw)
     if differs:
-        rec["repeat_max_diff"] = differs[0]
+        rec["repeat_max_diff"] = json_number(differs[0])
         if rec["verdict"] == "pass":
             rec.update(verdict="nondeterministic", message=differs[1])
     return _diverge(rec, case)

@@ -97,6 +97,23 @@ def test_matrix_outputs_and_named_intermediates(ad, comp, one_case):
              comp.jacobian(case.program, env, ("X",), mode))
 
 
+def test_values_are_computed_again_and_at_another_dtype(ad, comp, one_case):
+    # the named Python number is kept beside the traced function: a second call, and a
+    # retrace at another dtype, find it (they raised KeyError once)
+    case = one_case("""
+        id: twice
+        title: a value with a Python number, computed twice and at two dtypes
+        source: {note: t, section: t}
+        inputs: {x: [1.0, -2.0]}
+        function: |
+          c = 3.0
+          x * c
+    """)
+    for dtype in ("float64", "float64", "float32", "float64"):
+        env = env_for(case, dtype)
+        same(ad.value(case.program, env), comp.value(case.program, env))
+
+
 def test_a_second_call_reuses_the_compiled_function(comp, smooth):
     env = env_for(smooth, "float64")
     prog, wrt, v = smooth.program, ("x", "y"), np.float64(1.0)

@@ -3,6 +3,7 @@ whose compiled vjp moves its result by one ulp (or raises), run beside eager."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from gradconf.adapter import Unsupported
+from gradconf.arrays import json_safe
 from gradconf.diff import diff as diff_docs
 from gradconf.findings import compiled_summary
 from gradconf.report.html import render
@@ -92,6 +94,36 @@ def test_only_the_compiler_failing_is_an_error_that_says_eager_runs_it(tmp_path)
     assert rec["compile_s"] == rec["duration_s"] >= 0
     assert rec["eager_difference"]["eager_raised"] is False
     assert "eager runs it" in rec["eager_difference"]["message"]
+
+
+class SecondRunRaises(NumpyDifferences):
+    """A vjp that works once, then raises: its repeat differs by an unbounded amount."""
+
+    name = "second_run_raises"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def vjp(self, prog, env, wrt, cotangent):
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("the second run fails")
+        return super().vjp(prog, env, wrt, cotangent)
+
+
+def test_a_repeat_that_raises_is_nondeterministic_in_a_strict_json_record(tmp_path):
+    case = _case(tmp_path)
+    rec = run_check(case, _check(case, "vjp"), "float64", SecondRunRaises(), "1", repeat=2)
+    assert rec["verdict"] == "nondeterministic" and "run 2 raised" in rec["message"]
+    assert rec["repeat_max_diff"] == "Infinity"
+    json.dumps(rec, allow_nan=False)  # a raw inf here once cost the whole record
+
+
+def test_json_safe_writes_every_non_finite_number_as_the_schema_spells_it():
+    rec = {"a": float("inf"), "b": [1.0, float("-inf"), {"c": float("nan")}], "d": "x"}
+    assert json_safe(rec) == {"a": "Infinity", "b": [1.0, "-Infinity", {"c": "NaN"}],
+                              "d": "x"}
 
 
 def test_eager_difference_counts_bits_not_values():

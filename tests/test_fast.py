@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gradconf import richardson
 from gradconf.adapter import Adapter
 from gradconf.fast import FAST_THRESHOLD, wants_fast
 from gradconf.oracle import oracle_for
@@ -133,3 +134,69 @@ def test_results_that_differ_bit_for_bit_are_nondeterministic(one_case):
     assert run_check(case, _check(case, "vjp"), "float64", Cubes(), "0")["verdict"] == "pass"
     assert run_check(case, _check(case, "vjp"), "float64", Flaky(), "0",
                      repeat=1)["verdict"] == "pass"
+
+
+def test_the_shared_step_stencil_is_the_masked_one_bit_for_bit():
+    # x0 ± h·d from one step is what the masked construction gives; it is taken only when
+    # x0 has no -0.0, which x0 + 0.0 would turn into +0.0
+    rng = np.random.default_rng(3)
+    x0 = rng.standard_normal(1000)
+    x0[::7] = 0.0
+    d = rng.standard_normal(1000)
+    d[::5] = 0.0
+    seen: list[np.ndarray] = []
+
+    def f(x: np.ndarray) -> np.ndarray:
+        seen.append(x.copy())
+        return np.asarray(np.sum(np.sin(x) * x))
+    for h in (0.125, 2.0**-20, 3e-7):
+        seen.clear()
+        fast = richardson._stencil(f, x0, [d], h, negative_zeros=False)
+        shared = list(seen)
+        seen.clear()
+        masked = richardson._stencil(f, x0, [d], h, negative_zeros=True)
+        assert [p.tobytes() for p in shared] == [p.tobytes() for p in seen]
+        assert [np.asarray(a).tobytes() for a in fast] == [np.asarray(a).tobytes()
+                                                           for a in masked]
+
+
+def test_a_negative_zero_the_step_does_not_move_keeps_its_sign():
+    x0 = np.array([-0.0, 1.0, 0.0])
+    d = np.array([0.0, 1.0, 1.0])
+    assert richardson._signed_zeros(x0) and not richardson._signed_zeros(np.abs(x0))
+    points: list[np.ndarray] = []
+    richardson.directional(lambda x: points.append(x.copy()) or np.asarray(np.sum(x)), x0,
+                           [d], np.asarray(1.0))
+    assert points and all(np.signbit(p[0]) and p[0] == 0 for p in points)
+
+
+CHURN = """
+import resource, sys
+import numpy as np
+if sys.argv[1] == "held":
+    from gradconf.allocator import hold_freed_memory
+    assert hold_freed_memory()
+x = np.ones(2**20)  # 8 MB: three temporaries of it at a time, as a perturbed evaluation has
+def churn():
+    a = x + 1.0; b = a * 2.0; c = b - x; return float(c[0])
+churn()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    churn()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_the_run_keeps_freed_memory_for_its_next_arrays():
+    import platform
+    import subprocess
+    import sys
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("the thresholds are glibc's")
+
+    def faults(mode: str) -> int:
+        return int(subprocess.run([sys.executable, "-c", CHURN, mode], check=True,
+                                  capture_output=True, text=True).stdout)
+    # by default glibc hands the freed arrays back and faults them in again (about 2,000
+    # pages per 8 MB array); held, they are reused
+    assert faults("held") < faults("default") / 10
