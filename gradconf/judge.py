@@ -195,8 +195,11 @@ def _condition(rec: dict[str, Any], case: Case, check: Check, dtype: str,
                observed: Mapping[str, Any]) -> None:
     """For a low-precision derivative that missed: how far rounding the inputs to the run
     dtype alone moves the float64 reference (two random relative perturbations of one unit
-    of the dtype's epsilon), as a condition estimate beside the verdict. The verdict stays:
-    a derivative has no same-precision evaluation to say the dtype forces the difference."""
+    of the dtype's epsilon), as a condition estimate beside the verdict. A derivative has no
+    same-precision evaluation, but a backward-stable computation in the run dtype is exact
+    for inputs moved by about an epsilon: a miss within four times what such a move does to
+    the float64 result is the verdict ``precision`` (the point is ill-conditioned for the
+    dtype), a larger one stays a ``mismatch``."""
     if not rec.get("worst") or any(
             n not in observed or np.shape(observed[n]) != np.shape(e.value)
             for n, e in ref.items()):
@@ -225,9 +228,13 @@ def _condition(rec: dict[str, Any], case: Case, check: Check, dtype: str,
     missed = max((float(np.nanmax(np.abs(np.asarray(observed[n], dtype=np.float64) - e.value)))
                   for n, e in ref.items() if n in observed and np.isfinite(e.value).any()),
                  default=0.0)
-    within = missed <= 4.0 * moved
+    within = 0.0 < moved and missed <= 4.0 * moved
     rec["condition"] = {"estimate": json_number(kappa), "input_rounding": moved, "within": within}
     rec["message"] += (f" [condition estimate {kappa:.3g}: rounding the inputs to {dtype} "
                        f"alone moves the float64 result by up to {moved:.3g}; this difference "
                        + ("is within four times that]" if within else "is beyond it]"))
+    if within:
+        rec.update(verdict="precision", message=f"{rec['message']}: the point is "
+                   f"ill-conditioned for {dtype}, and a backward-stable computation in "
+                   f"{dtype} can give this result")
 

@@ -309,14 +309,16 @@ def _dispatch(adapter: Adapter, case: Case, check: Check, env: Mapping[str, np.n
 
 
 def _diverge(rec: dict[str, Any], case: Case) -> dict[str, Any]:
-    """Apply a declared divergence: failing becomes expected, passing becomes stale."""
+    """Apply a declared divergence: failing becomes expected, passing becomes stale. A
+    declared bug also covers ``precision``: the declaration says a better answer exists
+    (a rule that cancels where another does not), so rounding is no excuse for it."""
     d = case.divergence(rec["framework"], rec["check"], rec["dtype"], rec["framework_version"],
                         rec.get("execution", "eager"))
     if d is None or rec["verdict"] in ("unsupported", "not_applicable", "invalid"):
         return rec
     rec["divergence"] = {"kind": d.kind, "versions": d.versions, "reason": d.reason,
                          "link": d.link}
-    if rec["verdict"] in FAILING:
+    if rec["verdict"] in FAILING or (rec["verdict"] == "precision" and d.kind == "bug"):
         rec["message"] = f"declared divergence ({rec['verdict']}): {rec['message']}"
         rec["verdict"] = "expected_divergence"
     elif rec["verdict"] == "pass":
