@@ -570,7 +570,9 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
         "",
         f"Machine: {env['cpus']} CPUs ({env['machine']}), Python {env['python']}, "
         f"torch {env['torch']} ({env['torch_threads']} thread(s)), NumPy {env['numpy']}, "
-        f"commit {env['commit'][:10]}"
+        + ("freed memory held for reuse as in a run (`gradconf/allocator.py`), "
+           if env.get("freed_memory_held") else "freed memory handed back (glibc's default), ")
+        + f"commit {env['commit'][:10]}"
         + (" with uncommitted engine changes" if env["engine_uncommitted_changes"] else "")
         + f", {env['date']}; whole run {doc['total_wall_s']:g} s; load average (1 min) "
         f"{env['load_average_at_start'][0]:.1f} at the start, "

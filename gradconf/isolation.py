@@ -19,6 +19,14 @@ compiler can leave state behind when it fails (``compiled_fresh_after_error``) a
 fresh child after every compiled check that raised, so one failed compile cannot turn the
 compiled checks after it into errors either.
 
+A child also wears out: every compiled function keeps its machine code mapped (XLA's LLVM
+JIT maps sections, inductor loads a shared library per graph), and a process has a limit
+of memory maps (``vm.max_map_count``, 65,530 by default). Thousands of compiles into one
+process reach it, and the next compile dies in the JIT ("LLVM ERROR: Unable to allocate
+section memory!") on whichever item comes next. The child counts its maps every
+``WEAR_EVERY`` calls and, past ``WORN_SHARE`` of the limit, is replaced after its answer:
+the item it answered keeps its result, and the next starts afresh.
+
 The engine imports no framework here: the child imports the adapter's own module.
 """
 
@@ -52,6 +60,8 @@ ForkingPickler.register(MappingProxyType, lambda m: (_frozen, (dict(m),)))
 
 START_TIMEOUT_S = 180.0      # importing a framework and warming its compiler up
 CALL_TIMEOUT_S = 270.0       # under pytest-timeout's 300 s, so the item keeps its record
+WEAR_EVERY = 16              # calls between two counts of the child's memory maps
+WORN_SHARE = 0.5             # of vm.max_map_count: a child past it is replaced
 
 
 class Lost(Exception):
@@ -79,6 +89,7 @@ class _Child:
         self.conn: Connection | None = None
         self.token: int | None = None     # id() of the program the child holds
         self.prog: Any = None
+        self.replaced_worn = 0            # children replaced for their memory maps
 
     def start(self) -> None:
         parent, child = Pipe(duplex=True)
@@ -138,7 +149,7 @@ class _Child:
         self.conn.send((method, prog if token != self.token else None, args))
         self.token, self.prog = token, prog
         reply = self._receive(CALL_TIMEOUT_S, f"running {method}")
-        *head, seen, leftover = reply
+        *head, seen, leftover, worn = reply
         for category, message in seen:
             warnings.warn(message, _warning_class(category), stacklevel=3)
         status = head[0]
@@ -146,9 +157,10 @@ class _Child:
             warnings.warn(f"{self.target.partition(':')[2]}: the compiled check left the "
                           f"process with {leftover}; the compiled process was replaced",
                           RuntimeWarning, stacklevel=3)
-        if leftover or (status != "ok" and self.fresh_after_error):
-            self.stop()  # what the compile left set goes with the process
+        if leftover or worn or (status != "ok" and self.fresh_after_error):
+            self.stop()  # what the compile left set (or its mapped code) goes with it
             self.start()
+            self.replaced_worn += bool(worn and not leftover)
         if status == "ok":
             return head[1]
         if status == "unsupported":
@@ -266,6 +278,7 @@ def serve(fd: int, target: str) -> None:
         return
     conn.send(("ready", None, [], None))
     prog: Any = None
+    calls = 0
     while True:
         try:
             method, sent, args = conn.recv()
@@ -286,7 +299,22 @@ def serve(fd: int, target: str) -> None:
             leftover = twin.leftover_state()
         except Exception as exc:
             leftover = f"a state that could not be read ({type(exc).__name__}: {exc})"
-        conn.send((*reply, list(dict.fromkeys(seen)), leftover))
+        calls += 1
+        conn.send((*reply, list(dict.fromkeys(seen)), leftover,
+                   worn() if calls % WEAR_EVERY == 0 else None))
+
+
+def worn(limit: int | None = None) -> str | None:
+    """Why this process should be replaced: its memory maps past ``WORN_SHARE`` of the
+    kernel's limit (``limit``, else ``vm.max_map_count``); None if not, or unknown."""
+    try:
+        if limit is None:
+            limit = int(open("/proc/sys/vm/max_map_count").read())
+        with open("/proc/self/maps", "rb") as maps:
+            count = maps.read().count(b"\n")
+    except (OSError, ValueError):
+        return None
+    return f"{count} memory maps of {limit}" if count > WORN_SHARE * limit else None
 
 
 if __name__ == "__main__":

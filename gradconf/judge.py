@@ -228,7 +228,7 @@ def _condition(rec: dict[str, Any], case: Case, check: Check, dtype: str,
     missed = max((float(np.nanmax(np.abs(np.asarray(observed[n], dtype=np.float64) - e.value)))
                   for n, e in ref.items() if n in observed and np.isfinite(e.value).any()),
                  default=0.0)
-    within = 0.0 < moved and missed <= 4.0 * moved
+    within = moved > 0.0 and missed <= 4.0 * moved
     rec["condition"] = {"estimate": json_number(kappa), "input_rounding": moved, "within": within}
     rec["message"] += (f" [condition estimate {kappa:.3g}: rounding the inputs to {dtype} "
                        f"alone moves the float64 result by up to {moved:.3g}; this difference "

@@ -126,6 +126,16 @@ def test_json_safe_writes_every_non_finite_number_as_the_schema_spells_it():
                               "d": "x"}
 
 
+def test_eager_difference_of_results_with_infinities_is_measured():
+    # both inf at the pole, one entry apart: inf - inf is no difference and no error
+    # (it stopped the judgement of a compiled Jacobian at a pole once)
+    inf = np.inf
+    got = eager_difference({"x": np.array([inf, 1.0, -inf])}, {"x": np.array([inf, 1.5, -inf])})
+    assert got["entries"] == 1 and got["max_abs"] == 0.5 and not got["identical"]
+    got = eager_difference({"x": np.array([inf, 1.0])}, {"x": np.array([-inf, 1.0])})
+    assert got["entries"] == 1 and got["max_abs"] == "Infinity"
+
+
 def test_eager_difference_counts_bits_not_values():
     a = {"x": np.array([0.0, np.nan, 1.0])}
     assert eager_difference(a, {"x": np.array([0.0, np.nan, 1.0])})["identical"]

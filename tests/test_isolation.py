@@ -4,6 +4,7 @@ state behind costs the item that caused it, never the eager checks of the same r
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import time
 import warnings
@@ -19,6 +20,7 @@ from numpy_adapter import NumpyDifferences
 CASE = SQUARE_SUM
 
 POISONED = False  # set by a compiled check in whichever process runs it
+MAPS: list[mmap.mmap] = []  # memory maps held by the process that made them
 
 
 class Misbehaves(NumpyDifferences):
@@ -42,7 +44,14 @@ class Misbehaves(NumpyDifferences):
             if what == "warn":
                 warnings.warn("pretend.jit: this backward is deprecated", DeprecationWarning,
                               stacklevel=2)
-            if what == "pid":
+            if what == "maps" and not MAPS:
+                # hold half the kernel's limit of memory maps, as thousands of compiled
+                # functions do (alternating protections, so the kernel cannot merge them)
+                limit = int(Path("/proc/sys/vm/max_map_count").read_text())
+                for i in range(int(limit * isolation.WORN_SHARE) + 100):
+                    MAPS.append(mmap.mmap(-1, 4096, prot=mmap.PROT_READ if i % 2 else
+                                          mmap.PROT_READ | mmap.PROT_WRITE))
+            if what in ("pid", "maps"):
                 return {"x": np.full(3, float(os.getpid()))}
         return super().vjp(prog, env, wrt, cotangent)
 
@@ -189,3 +198,29 @@ def test_the_compiled_process_ends_with_its_adapter(tmp_path):
     del adapter
     gc.collect()
     assert proc.wait(timeout=10) is not None
+
+
+def test_a_child_worn_out_by_its_memory_maps_is_replaced_after_its_answer(tmp_path,
+                                                                         monkeypatch):
+    if not Path("/proc/self/maps").exists():
+        import pytest
+        pytest.skip("counting memory maps needs /proc")
+    monkeypatch.setenv("MISBEHAVE", "maps")
+    case = _case(tmp_path)
+    check = next(c for c in case.checks if c.kind == "vjp")
+    adapter = Misbehaves()
+    twin = compiled_twin(adapter)
+    pids = []
+    for _ in range(isolation.WEAR_EVERY + 1):
+        rec = run_check(case, check, "float64", adapter, "1", execution="compiled", repeat=1)
+        pids.append(str(rec["observed"]["x"]))
+        assert rec["verdict"] == "mismatch" and not rec["warnings"]  # the pid, answered
+    # the first call mapped the memory; the WEAR_EVERY-th answer found the child worn,
+    # so the call after it ran in a fresh process (which maps its own afresh)
+    assert len(set(pids[:isolation.WEAR_EVERY])) == 1 and pids[-1] != pids[0]
+    assert twin._child.replaced_worn == 1
+
+
+def test_worn_counts_this_process_s_maps_against_a_limit():
+    assert isolation.worn(limit=10) is not None and "memory maps of 10" in isolation.worn(10)
+    assert isolation.worn(limit=10**9) is None
