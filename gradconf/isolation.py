@@ -309,7 +309,8 @@ def worn(limit: int | None = None) -> str | None:
     kernel's limit (``limit``, else ``vm.max_map_count``); None if not, or unknown."""
     try:
         if limit is None:
-            limit = int(open("/proc/sys/vm/max_map_count").read())
+            with open("/proc/sys/vm/max_map_count") as text:
+                limit = int(text.read())
         with open("/proc/self/maps", "rb") as maps:
             count = maps.read().count(b"\n")
     except (OSError, ValueError):

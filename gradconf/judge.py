@@ -98,6 +98,10 @@ def judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
                 rec.update(verdict="precision", message=(
                     f"{cmp.reason} from the float64 reference, but the same computation in "
                     f"{dtype} gives this: IEEE {dtype} arithmetic forces it"))
+        if rec["verdict"] == "mismatch" and dtype in precision.LOW:
+            # another algorithm than NumPy's (an LU of XLA's) rounds elsewhere: the
+            # conditioning of the point says whether any backward-stable one may
+            _condition(rec, case, check, dtype, v, ref, observed)
     if cmp.ok and rec["classification"] != "smooth":
         rec.update(_irregular(rec["classification"], observed, ref, check.kind))
     if cmp.ok and rec["classification"] == "kink" and check.kind in ("vjp", "jacobian"):

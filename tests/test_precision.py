@@ -145,3 +145,39 @@ def test_a_declared_bug_covers_a_precision_verdict(one_case):
     assert rec["verdict"] == "expected_divergence"
     assert rec["message"].startswith("declared divergence (precision): ")
     assert rec["condition"]["within"] is True
+
+
+class _ScriptedValue(Adapter):
+    name = "scripted_value"
+
+    def __init__(self, out) -> None:
+        self.out = np.asarray(out, dtype="float32")
+
+    def version(self) -> str:
+        return "0"
+
+    def value(self, prog, env):
+        return {"out": self.out}
+
+
+@pytest.mark.parametrize(("scale", "verdict"), [(1.0001, "precision"), (1.1, "mismatch")])
+def test_a_low_precision_value_another_algorithm_rounds_is_judged_by_its_condition(
+        one_case, scale, verdict):
+    """inv at [[1, 1], [1, 1 + 2^-10]] (entries near 1024, condition near 4e3): a float32
+    result 1e-4 relative off matches neither float64 nor NumPy's float32 LU, but rounding the
+    inputs alone moves the result that far (another LU, XLA's, lands there); 10 % off does
+    not."""
+    case = one_case("""
+        id: value-condition
+        title: t
+        source: {note: t, section: t}
+        inputs: {x: [[1.0, 1.0], [1.0, 1.0009765625]]}
+        function: inv(x)
+        dtypes: [float32]
+        checks: [value]
+    """)
+    exact = np.linalg.inv(np.array([[1.0, 1.0], [1.0, 1.0009765625]]))
+    rec = run_check(case, case.checks[0], "float32", _ScriptedValue(exact * scale), "0")
+    assert rec["verdict"] == verdict, rec["message"]
+    assert rec["condition"]["within"] is (verdict == "precision")
+    assert "reference_run_dtype" in rec  # NumPy's float32 evaluation was tried first
