@@ -89,7 +89,6 @@ class _Child:
         self.conn: Connection | None = None
         self.token: int | None = None     # id() of the program the child holds
         self.prog: Any = None
-        self.replaced_worn = 0            # children replaced for their memory maps
 
     def start(self) -> None:
         parent, child = Pipe(duplex=True)
@@ -160,7 +159,6 @@ class _Child:
         if leftover or worn or (status != "ok" and self.fresh_after_error):
             self.stop()  # what the compile left set (or its mapped code) goes with it
             self.start()
-            self.replaced_worn += bool(worn and not leftover)
         if status == "ok":
             return head[1]
         if status == "unsupported":

@@ -88,8 +88,6 @@ def judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
     if bad_dtype and cmp.ok:
         cmp = Comparison(False, bad_dtype, cmp.max_abs_err, cmp.max_rel_err, cmp.worst)
     set_result(rec, cmp, "")
-    if rec["verdict"] == "mismatch" and check.kind != "value" and dtype in precision.LOW:
-        _condition(rec, case, check, dtype, v, ref, observed)
     if check.kind == "value" and rec["verdict"] == "mismatch" and not bad_dtype:
         same = precision.judge(case, dtype, observed, tol)
         if same is not None:
@@ -98,10 +96,12 @@ def judge(rec: dict[str, Any], case: Case, check: Check, dtype: str,
                 rec.update(verdict="precision", message=(
                     f"{cmp.reason} from the float64 reference, but the same computation in "
                     f"{dtype} gives this: IEEE {dtype} arithmetic forces it"))
-        if rec["verdict"] == "mismatch" and dtype in precision.LOW:
-            # another algorithm than NumPy's (an LU of XLA's) rounds elsewhere: the
-            # conditioning of the point says whether any backward-stable one may
-            _condition(rec, case, check, dtype, v, ref, observed)
+    if rec["verdict"] == "mismatch" and dtype in precision.LOW and not bad_dtype:
+        # a derivative has no same-precision evaluation, and a value another algorithm
+        # computed (an LU of XLA's) rounds elsewhere than NumPy's: the conditioning of the
+        # point says whether any backward-stable computation may miss this far; a wrong
+        # dtype is never a matter of rounding
+        _condition(rec, case, check, dtype, v, ref, observed)
     if cmp.ok and rec["classification"] != "smooth":
         rec.update(_irregular(rec["classification"], observed, ref, check.kind))
     if cmp.ok and rec["classification"] == "kink" and check.kind in ("vjp", "jacobian"):
@@ -197,13 +197,13 @@ def set_result(rec: dict[str, Any], cmp: Comparison, prefix: str) -> None:
 def _condition(rec: dict[str, Any], case: Case, check: Check, dtype: str,
                v: Mapping[str, Any], ref: Mapping[str, Estimate],
                observed: Mapping[str, Any]) -> None:
-    """For a low-precision derivative that missed: how far rounding the inputs to the run
+    """For a low-precision result that missed: how far rounding the inputs to the run
     dtype alone moves the float64 reference (two random relative perturbations of one unit
-    of the dtype's epsilon), as a condition estimate beside the verdict. A derivative has no
-    same-precision evaluation, but a backward-stable computation in the run dtype is exact
-    for inputs moved by about an epsilon: a miss within four times what such a move does to
-    the float64 result is the verdict ``precision`` (the point is ill-conditioned for the
-    dtype), a larger one stays a ``mismatch``."""
+    of the dtype's epsilon), as a condition estimate beside the verdict. A backward-stable
+    computation in the run dtype is exact for inputs moved by about an epsilon: a miss
+    within four times what such a move does to the float64 result is the verdict
+    ``precision`` (the point is ill-conditioned for the dtype), a larger one stays a
+    ``mismatch``."""
     if not rec.get("worst") or any(
             n not in observed or np.shape(observed[n]) != np.shape(e.value)
             for n, e in ref.items()):

@@ -118,6 +118,10 @@ def test_a_repeat_that_raises_is_nondeterministic_in_a_strict_json_record(tmp_pa
     assert rec["verdict"] == "nondeterministic" and "run 2 raised" in rec["message"]
     assert rec["repeat_max_diff"] == "Infinity"
     json.dumps(rec, allow_nan=False)  # a raw inf here once cost the whole record
+    rec["nodeid"] = "c.yaml::square-sum[second_run_raises-vjp-float64]"
+    doc = _doc(tmp_path, [rec])
+    validate(doc)
+    assert "two runs differ by up to Infinity" in render(doc)  # the page once raised here
 
 
 def test_json_safe_writes_every_non_finite_number_as_the_schema_spells_it():

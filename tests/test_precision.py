@@ -63,6 +63,25 @@ def test_a_right_value_needs_no_second_reference(one_case):
     assert rec["verdict"] == "pass" and "reference_run_dtype" not in rec
 
 
+# [[1, 1], [1, 1 + 2^-10]]: entries of the inverse near 1024, condition near 4e3, so
+# rounding the entries to float32 alone moves inv and slogdet's gradient by about 1e-4
+NEAR_SINGULAR = [[1.0, 1.0], [1.0, 1.0009765625]]
+# SVD-based rules are 1e-5 relative off here in float32: within the condition
+WITHIN = [[1025.0098, -1024.0098], [-1024.0098, 1024.0098]]
+
+
+def _near_singular(one_case, function: str, check: str, more: str = ""):
+    return one_case(f"""
+        id: near-singular
+        title: t
+        source: {{note: t, section: t}}
+        inputs: {{x: {NEAR_SINGULAR}}}
+        function: {function}
+        dtypes: [float32]
+        checks: [{check}]
+    """ + more)
+
+
 class _Grad(Adapter):
     name = "scripted"
 
@@ -77,8 +96,7 @@ class _Grad(Adapter):
 
 
 @pytest.mark.parametrize(("grad", "within"), [
-    # SVD-based rules are 1e-5 relative off here in float32 (cond about 4e3): within
-    ([[1025.0098, -1024.0098], [-1024.0098, 1024.0098]], True),
+    (WITHIN, True),
     # a tenth off is no rounding
     ([[1127.5, -1024.0], [-1024.0, 1024.0]], False),
 ])
@@ -88,15 +106,7 @@ def test_a_low_precision_derivative_within_its_condition_is_precision(
     the matrix a condition number near 4e3, so rounding its entries to float32 alone moves
     the gradient by about 1e-4 relative. A miss within four times that is `precision` (a
     backward-stable float32 computation can give it); a larger one stays a mismatch."""
-    case = one_case("""
-        id: condition
-        title: t
-        source: {note: t, section: t}
-        inputs: {x: [[1.0, 1.0], [1.0, 1.0009765625]]}
-        function: slogdet(x)
-        dtypes: [float32]
-        checks: [vjp]
-    """)
+    case = _near_singular(one_case, "slogdet(x)", "vjp")
     rec = run_check(case, case.checks[0], "float32", _Grad(grad, "float32"), "0")
     assert rec["verdict"] == ("precision" if within else "mismatch")
     cond = rec["condition"]
@@ -124,14 +134,7 @@ def test_a_wrong_shape_gets_no_condition_estimate_and_stays_a_mismatch(one_case)
 def test_a_declared_bug_covers_a_precision_verdict(one_case):
     """The within-condition miss above, declared as a bug (a better rule exists): the
     declaration, not the rounding, explains it."""
-    case = one_case("""
-        id: condition-declared
-        title: t
-        source: {note: t, section: t}
-        inputs: {x: [[1.0, 1.0], [1.0, 1.0009765625]]}
-        function: slogdet(x)
-        dtypes: [float32]
-        checks: [vjp]
+    case = _near_singular(one_case, "slogdet(x)", "vjp", """
         divergences:
           - framework: scripted
             kind: bug
@@ -140,24 +143,10 @@ def test_a_declared_bug_covers_a_precision_verdict(one_case):
             reason: "a rule that loses accuracy a better one keeps"
             link: "https://example.org/issue/1"
     """)
-    grad = [[1025.0098, -1024.0098], [-1024.0098, 1024.0098]]
-    rec = run_check(case, case.checks[0], "float32", _Grad(grad, "float32"), "0")
+    rec = run_check(case, case.checks[0], "float32", _Grad(WITHIN, "float32"), "0")
     assert rec["verdict"] == "expected_divergence"
     assert rec["message"].startswith("declared divergence (precision): ")
     assert rec["condition"]["within"] is True
-
-
-class _ScriptedValue(Adapter):
-    name = "scripted_value"
-
-    def __init__(self, out) -> None:
-        self.out = np.asarray(out, dtype="float32")
-
-    def version(self) -> str:
-        return "0"
-
-    def value(self, prog, env):
-        return {"out": self.out}
 
 
 @pytest.mark.parametrize(("scale", "verdict"), [(1.0001, "precision"), (1.1, "mismatch")])
@@ -167,17 +156,19 @@ def test_a_low_precision_value_another_algorithm_rounds_is_judged_by_its_conditi
     result 1e-4 relative off matches neither float64 nor NumPy's float32 LU, but rounding the
     inputs alone moves the result that far (another LU, XLA's, lands there); 10 % off does
     not."""
-    case = one_case("""
-        id: value-condition
-        title: t
-        source: {note: t, section: t}
-        inputs: {x: [[1.0, 1.0], [1.0, 1.0009765625]]}
-        function: inv(x)
-        dtypes: [float32]
-        checks: [value]
-    """)
-    exact = np.linalg.inv(np.array([[1.0, 1.0], [1.0, 1.0009765625]]))
-    rec = run_check(case, case.checks[0], "float32", _ScriptedValue(exact * scale), "0")
+    case = _near_singular(one_case, "inv(x)", "value")
+    exact = np.linalg.inv(np.array(NEAR_SINGULAR))
+    rec = run_check(case, case.checks[0], "float32", _Value(exact * scale, "float32"), "0")
     assert rec["verdict"] == verdict, rec["message"]
     assert rec["condition"]["within"] is (verdict == "precision")
     assert "reference_run_dtype" in rec  # NumPy's float32 evaluation was tried first
+
+
+def test_a_wrong_dtype_is_never_precision(one_case):
+    """The right gradient, A^-T, but float64 where the run is float32: the dtype is wrong
+    whatever the point's conditioning (once it read `precision`)."""
+    case = _near_singular(one_case, "slogdet(x)", "vjp")
+    right = np.linalg.inv(np.array(NEAR_SINGULAR)).T
+    rec = run_check(case, case.checks[0], "float32", _Grad(right, "float64"), "0")
+    assert rec["verdict"] == "mismatch" and "dtype float64" in rec["message"]
+    assert "condition" not in rec

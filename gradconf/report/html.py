@@ -41,7 +41,8 @@ def _env() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["arr"] = array_text
-    env.filters["num"] = lambda v: "" if v is None else f"{v:.3g}"
+    # a non-finite number is the string NaN, Infinity or -Infinity in a record
+    env.filters["num"] = lambda v: "" if v is None else v if isinstance(v, str) else f"{v:.3g}"
     env.tests["safe_link"] = safe_link  # an outside URL becomes an href only when it holds
     return env
 
