@@ -167,6 +167,7 @@ def benchmarks(session: nox.Session) -> None:
     """Measure detection power and cost; write benchmarks/results/ (takes ~20 minutes)."""
     _install(session, "torch", "bench")
     session.run("python", "benchmarks/run_cost.py")
+    session.run("python", "benchmarks/oracle_pass.py")
     session.run("python", "benchmarks/cost_scaling.py")
     session.run("python", "benchmarks/detection_power.py", "--framework", "torch")
     session.notify("benchmarks_jax")

@@ -26,23 +26,30 @@ from typing import Any
 import numpy as np
 
 from gradconf.arrays import pairs
+from gradconf.batch import evaluate_stack
 from gradconf.case import Case
 from gradconf.expr import Program, evaluate
 from gradconf.ops import NUMPY_LOWERING, OPS
 from gradconf.richardson import (  # noqa: F401 - BASE_STEP and richardson: part of the API
     BASE_STEP,
     directional,
+    directional_steps,
+    drive_many,
     offset,
     one_sided,
+    one_sided_steps,
     richardson,
 )
 
+STACK_ENTRIES = 1 << 16  # entries of an intermediate over a stack of points, about
 JVP_FROM_JACOBIAN = 64  # up to this many input entries a jvp contracts the Jacobian
 SIDE_CONVERGED = 1e-6   # relative error a one-sided estimate needs to count
 CONVERGED_ABS = 1e-9    # ... or this absolute one, times 1 + |f|
 KINK_RTOL = 1e-8        # sides differing by more than this (and their errors) make a kink
 
 SMOOTH, KINK, DISCONTINUITY, OVERFLOW, UNDEFINED = 0, 1, 2, 3, 4
+# a Jacobian column: value, error, class per entry, subgradient bounds lo and hi
+Column = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 CLASS_NAMES = ("smooth", "kink", "discontinuity", "overflow", "undefined")
 
 
@@ -144,6 +151,34 @@ class Oracle:
                               self._hold if self._held else None)
         return np.asarray(pairs(out), dtype=np.float64)
 
+    def f_stack(self, xs: np.ndarray) -> np.ndarray:
+        """``f`` at each row of ``xs`` (points of the flattened inputs), stacked: one pass
+        of the program per chunk of rows (:mod:`gradconf.batch`), the chunk sized so an
+        intermediate stays near ``STACK_ENTRIES`` entries."""
+        rows = xs.shape[0]
+        self.evaluations += rows
+        widest = max((math.prod(s) for s in self.case.node_shapes), default=1)
+        chunk = max(1, STACK_ENTRIES // max(widest, 1))
+        parts = [self._stack(xs[k:k + chunk]) for k in range(0, rows, chunk)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _stack(self, xs: np.ndarray) -> np.ndarray:
+        size = xs.shape[0]
+        env, stacked = dict(self.point), set()
+        for n, (sl, shape) in self._slices.items():
+            part = xs[:, sl]
+            lead: tuple[int, ...] = (size,)
+            if np.array_equal(part, np.broadcast_to(part[:1], part.shape)):
+                part, lead = part[0], ()  # the same at every point: no stack axis
+            else:
+                stacked.add(n)
+            part = part.reshape(lead + shape)
+            env[n] = part[..., 0] + 1j * part[..., 1] if n in self._complex else part
+        with np.errstate(all="ignore"):
+            out = evaluate_stack(self.case.program, env, frozenset(stacked),
+                                 self.case.node_shapes, NUMPY_LOWERING, size, self._held)
+        return np.asarray(pairs(out), dtype=np.float64)
+
     def split(self, flat: np.ndarray, lead: tuple[int, ...] = ()) -> dict[str, np.ndarray]:
         """Cut the last axis of ``flat`` back into arrays shaped like each input."""
         return {n: flat[..., sl].reshape(lead + shape) for n, (sl, shape) in self._slices.items()}
@@ -216,9 +251,9 @@ class Oracle:
 
     def jacobian(self) -> Estimate:
         """The full Jacobian, shape ``out_shape + (n_wrt_entries,)``, classified; computed
-        once."""
+        once, its columns' stencils evaluated together (:func:`drive_many`)."""
         if self._jac is None:
-            cols = [self.column(i) for i in range(self.x0.size)]
+            cols = self._columns()
             if not cols:
                 empty = np.zeros((*self.case.out_shape, 0))
                 self._jac = Estimate(empty, empty)
@@ -228,24 +263,39 @@ class Oracle:
                 self._jac = _estimate(value, err, kind, lo, hi, self.evaluations)
         return self._jac
 
-    def column(self, i: int) -> tuple[np.ndarray, ...]:
-        """Jacobian column ``i``: value, error, class per entry, subgradient bounds."""
-        center, d = self.center(), _unit(self.x0.size, i)
-        value, err = directional(self.f, self.x0, [d], center)
-        if value is None:
-            value = err = np.full(np.shape(center), np.nan)
+    def _columns(self) -> list[Column]:
+        """Per Jacobian column: value, error, class per entry, subgradient bounds."""
+        n, center = self.x0.size, self.center()
+        units = [_unit(n, i) for i in range(n)]
+        central = drive_many([directional_steps(self.x0, [d], center) for d in units],
+                             self.f_stack)
         if not self.nonsmooth:
-            kind, value, err = self._at_center(
-                np.where(np.isfinite(value), SMOOTH, UNDEFINED), value, err)
-            return value, err, kind, value, value
-        right = one_sided(self.f, self.x0, d, center, +1.0)
-        left = one_sided(self.f, self.x0, d, center, -1.0)
-        with np.errstate(all="ignore"):  # inf - inf near float64's range: no jump measured
-            jump = np.abs(self.f(offset(self.x0, 1e-9 * d)) - self.f(offset(self.x0, -1e-9 * d)))
-        value, err, kind, lo, hi = classify(value, err, right, left, center, jump)
-        kind, value, err = self._at_center(kind, value, err)
-        return value, err, kind, np.where(kind >= DISCONTINUITY, value, lo), \
-            np.where(kind >= DISCONTINUITY, value, hi)
+            cols: list[Column] = []
+            for value, err in central:
+                if value is None:
+                    value = err = np.full(np.shape(center), np.nan)
+                kind, value, err = self._at_center(
+                    np.where(np.isfinite(value), SMOOTH, UNDEFINED), value, err)
+                cols.append((value, err, kind, value, value))
+            return cols
+        right = drive_many([one_sided_steps(self.x0, d, center, +1.0) for d in units],
+                           self.f_stack)
+        left = drive_many([one_sided_steps(self.x0, d, center, -1.0) for d in units],
+                          self.f_stack)
+        if n:
+            near = self.f_stack(np.stack([offset(self.x0, s * 1e-9 * d)
+                                          for d in units for s in (1.0, -1.0)]))
+        cols = []  # the same list type as above
+        for i, (value, err) in enumerate(central):
+            if value is None:
+                value = err = np.full(np.shape(center), np.nan)
+            with np.errstate(all="ignore"):  # inf - inf near float64's range: no jump measured
+                jump = np.abs(near[2 * i] - near[2 * i + 1])
+            value, err, kind, lo, hi = classify(value, err, right[i], left[i], center, jump)
+            kind, value, err = self._at_center(kind, value, err)
+            cols.append((value, err, kind, np.where(kind >= DISCONTINUITY, value, lo),
+                         np.where(kind >= DISCONTINUITY, value, hi)))
+        return cols
 
     def vjp(self, cotangent: np.ndarray) -> dict[str, Estimate]:
         """``∇ <v, f>`` per input, from the Jacobian (intervals by interval arithmetic)."""
@@ -298,14 +348,14 @@ class Oracle:
         if self._first_order_breaks():
             val[:], err[:] = np.nan, np.nan
         else:
-            def s(x: np.ndarray) -> np.ndarray:
-                return np.asarray(np.sum(cotangent * self.f(x)))
-            center = s(self.x0)
-            for i in range(n):
-                for j in range(i, n):
-                    v, e = directional(s, self.x0, [_unit(n, i), _unit(n, j)], center)
-                    val[i, j] = val[j, i] = np.nan if v is None else float(v)
-                    err[i, j] = err[j, i] = np.nan if v is None else float(e)
+            s = self._contracted(cotangent)
+            center = np.sum(cotangent * self.center())
+            pairs_ = [(i, j) for i in range(n) for j in range(i, n)]
+            found = drive_many([directional_steps(self.x0, [_unit(n, i), _unit(n, j)], center)
+                                for i, j in pairs_], s)
+            for (i, j), (v, e) in zip(pairs_, found, strict=True):
+                val[i, j] = val[j, i] = np.nan if v is None else float(v)
+                err[i, j] = err[j, i] = np.nan if v is None else float(e)
         broken = self._first_order_class()
         return {f"{a},{b}": Estimate(val[sa, sb].reshape(shape_a + shape_b),
                                      err[sa, sb].reshape(shape_a + shape_b),
@@ -320,14 +370,20 @@ class Oracle:
             nan = np.full(shape, np.nan)
             return Estimate(nan, nan, self._first_order_class() or "undefined")
         v1, rest = cotangents[0], [self.flat({self.wrt[0]: v}) for v in cotangents[1:]]
-
-        def s(x: np.ndarray) -> np.ndarray:
-            return np.asarray(np.sum(v1 * self.f(x)))
-        n, center = self.x0.size, s(self.x0)
-        pairs = [directional(s, self.x0, [_unit(n, i), *rest], center) for i in range(n)]
+        s = self._contracted(v1)
+        n, center = self.x0.size, np.sum(v1 * self.center())
+        pairs = drive_many([directional_steps(self.x0, [_unit(n, i), *rest], center)
+                            for i in range(n)], s)
         value = np.array([np.nan if v is None else float(v) for v, _ in pairs]).reshape(shape)
         err = np.array([np.nan if v is None else float(e) for v, e in pairs]).reshape(shape)
         return Estimate(value, err, _classify(value), self.evaluations)
+
+    def _contracted(self, weights: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """``x ↦ Σ weights · f(x)`` for each row of a stack of points."""
+        def s(xs: np.ndarray) -> np.ndarray:
+            terms = weights * self.f_stack(xs)
+            return np.sum(terms, axis=tuple(range(1, terms.ndim)))
+        return s
 
     def _first_order_breaks(self) -> bool:
         """A kink, jump, pole or domain edge at the point: no derivative of order two

@@ -32,8 +32,8 @@ from gradconf.oracle import Estimate
 
 ENV = "GRADCONF_REFERENCE_CACHE"
 _PKG = Path(__file__).parent
-_SOURCES = ("oracle.py", "richardson.py", "expr.py", "arrays.py", "case.py", "literals.py",
-            "refcache.py")
+_SOURCES = ("oracle.py", "richardson.py", "batch.py", "expr.py", "arrays.py", "case.py",
+            "literals.py", "refcache.py")
 
 
 def _version() -> str:

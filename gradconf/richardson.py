@@ -9,10 +9,11 @@ or ``MAX_LEVELS`` is reached, and give an error estimate per entry. NumPy only.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +24,11 @@ MAX_LEVELS = 24     # step halvings at most
 SETTLED = 1e-12     # two windows in a row converged to this (relative) end the halving
 
 Fn = Callable[[np.ndarray], np.ndarray]
+Thunk = Callable[[], np.ndarray]
+T = TypeVar("T")
+# a computation that yields the points it needs evaluated and is sent their values, in
+# order; its return value is its result (see :func:`drive` and :func:`drive_many`)
+Steps = Generator[list[Thunk], list[np.ndarray], T]
 
 
 def _extrapolate(levels: list[np.ndarray], even: bool = True) -> np.ndarray:
@@ -148,27 +154,37 @@ def _signed_zeros(x0: np.ndarray) -> bool:
     return bool(np.any(np.signbit(x0[x0 == 0]))) if x0.size else False
 
 
-def _stencil(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray], h: float,
-             negative_zeros: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Product of central differences at step ``h``, and the largest |f| it touched.
+def _stencil_points(x0: np.ndarray, dirs: list[np.ndarray], h: float,
+                   negative_zeros: bool = True) -> list[tuple[float, Thunk]]:
+    """The points of a product of central differences at step ``h``, each with its sign,
+    built only when asked (on a large input each point is as big as the input).
 
     ``negative_zeros``: whether ``x0`` may hold a -0.0 (see :func:`_signed_zeros`)."""
+    if len(dirs) == 1 and not negative_zeros:
+        # x0 ± h·d: one step shared by both points, one pass each; without a -0.0 in
+        # x0 an entry the step does not move keeps its value and sign
+        step = np.multiply(dirs[0], h)
+
+        def ahead() -> np.ndarray:
+            return np.add(x0, step)
+
+        def behind() -> np.ndarray:
+            return np.subtract(x0, step)
+        return [(1.0, ahead), (-1.0, behind)]
+    return [(math.prod(signs), functools.partial(_point, x0, dirs, signs, h))
+            for signs in itertools.product((1.0, -1.0), repeat=len(dirs))]
+
+
+def _combine(signs: list[float], values: list[np.ndarray], h: float,
+             order: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stencil's difference from its points' values, and the largest |f| it touched."""
     total: Any = 0.0
     biggest: Any = 0.0
     with np.errstate(all="ignore"):
-        if len(dirs) == 1 and not negative_zeros:
-            # x0 ± h·d: one step shared by both points, one pass each; without a -0.0 in
-            # x0 an entry the step does not move keeps its value and sign
-            step = np.multiply(dirs[0], h)
-            points: Any = ((1.0, lambda: np.add(x0, step)), (-1.0, lambda: np.subtract(x0, step)))
-        else:
-            points = ((math.prod(signs), lambda signs=signs: _point(x0, dirs, signs, h))
-                      for signs in itertools.product((1.0, -1.0), repeat=len(dirs)))
-        for sign, point in points:
-            val = fn(point())
+        for sign, val in zip(signs, values, strict=True):
             total = total + sign * val
             biggest = np.maximum(biggest, np.abs(val))
-        return np.asarray(total / (2.0 * h) ** len(dirs)), np.asarray(biggest)
+        return np.asarray(total / (2.0 * h) ** order), np.asarray(biggest)
 
 
 def _point(x0: np.ndarray, dirs: list[np.ndarray], signs: tuple[float, ...],
@@ -189,12 +205,12 @@ def _point(x0: np.ndarray, dirs: list[np.ndarray], signs: tuple[float, ...],
     return point
 
 
-def _halve(seq: Sequence, level_at: Callable[[float], tuple[np.ndarray, np.ndarray]],
-           center: np.ndarray, h: float) -> None:
+def _halve(seq: Sequence, level_at: Callable[[float], Steps[tuple[np.ndarray, np.ndarray]]],
+           center: np.ndarray, h: float) -> Steps[None]:
     """Fill ``seq`` from steps h, h/2, …; a step that leaves the domain (non-finite where
     the centre is finite) is dropped and the step quartered, until levels exist."""
     for _ in range(MAX_LEVELS + 12):
-        level, noise = level_at(h)
+        level, noise = yield from level_at(h)
         if not np.all(np.isfinite(level) | ~np.isfinite(center)):
             if seq.levels:
                 return  # the domain edge lies between two steps: keep what converged
@@ -206,10 +222,9 @@ def _halve(seq: Sequence, level_at: Callable[[float], tuple[np.ndarray, np.ndarr
         h /= 2.0
 
 
-def directional(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],
-                center: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-    """Mixed directional derivative of ``fn`` along ``dirs`` at ``x0``; None if no level
-    of the stencil stayed in the domain."""
+def directional_steps(x0: np.ndarray, dirs: list[np.ndarray], center: np.ndarray
+                      ) -> Steps[tuple[np.ndarray | None, np.ndarray]]:
+    """:func:`directional` as steps: yields the points it needs, is sent their values."""
     scaled, factor = [], 1.0
     for d in dirs:
         if not np.any(d):
@@ -221,28 +236,82 @@ def directional(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],
     order, seq = len(dirs), Sequence(even=True)
     negative_zeros = _signed_zeros(x0)
 
-    def level_at(h: float) -> tuple[np.ndarray, np.ndarray]:
-        d, biggest = _stencil(fn, x0, scaled, h, negative_zeros)
+    def level_at(h: float) -> Steps[tuple[np.ndarray, np.ndarray]]:
+        points = _stencil_points(x0, scaled, h, negative_zeros)
+        values = yield [p for _, p in points]
+        d, biggest = _combine([s for s, _ in points], values, h, order)
         rounding = EPS * biggest * 2.0 ** order / (2.0 * h) ** order
         return d, rounding + order * EPS / h * np.abs(d)
-    _halve(seq, level_at, center, BASE_STEP * 2.0 ** (order - 1))
+    yield from _halve(seq, level_at, center, BASE_STEP * 2.0 ** (order - 1))
     value, err = seq.best()
     return (None, err) if value is None else (value * factor, err * abs(factor))
+
+
+def one_sided_steps(x0: np.ndarray, d: np.ndarray, center: np.ndarray,
+                    side: float) -> Steps[tuple[np.ndarray | None, np.ndarray]]:
+    """:func:`one_sided` as steps: yields the points it needs, is sent their values."""
+    sd, factor = _scaled(x0, d)
+    seq = Sequence(even=False)
+
+    def level_at(h: float) -> Steps[tuple[np.ndarray, np.ndarray]]:
+        (val,) = yield [lambda: offset(x0, side * h * sd)]
+        with np.errstate(all="ignore"):
+            level = side * (val - center) / h
+        rounding = EPS * np.maximum(np.abs(val), np.abs(center)) * 2.0 / h
+        return np.asarray(level), rounding + EPS / h * np.abs(level)
+    yield from _halve(seq, level_at, center, BASE_STEP)
+    value, err = seq.best()
+    return (None, err) if value is None else (value * factor, err * abs(factor))
+
+
+def drive(steps: Steps[T], fn: Fn) -> T:
+    """Run ``steps`` to its end, evaluating each point with ``fn`` one at a time."""
+    try:
+        wanted = next(steps)
+        while True:
+            wanted = steps.send([fn(point()) for point in wanted])
+    except StopIteration as stop:
+        return stop.value
+
+
+def drive_many(steps: list[Steps[T]], fn_batch: Callable[[np.ndarray], np.ndarray]) -> list[T]:
+    """Run several independent ``steps`` in lockstep: each round stacks every point they
+    ask for into one ``(points, n)`` array and evaluates it with one call of ``fn_batch``
+    (which returns one value per row), so a Jacobian's columns or a Hessian's pairs share
+    their evaluations' fixed cost. The result of each is what :func:`drive` would give when
+    ``fn_batch`` evaluates every row as ``fn`` does."""
+    done: list[Any] = [None] * len(steps)
+    wanted: dict[int, list[Thunk]] = {}
+    for k, s in enumerate(steps):
+        try:
+            wanted[k] = next(s)
+        except StopIteration as stop:
+            done[k] = stop.value
+    while wanted:
+        keys = list(wanted)
+        rows = [point() for k in keys for point in wanted[k]]
+        values = fn_batch(np.stack(rows))
+        at = 0
+        for k in keys:
+            count = len(wanted[k])
+            try:
+                wanted[k] = steps[k].send(list(values[at:at + count]))
+            except StopIteration as stop:
+                done[k] = stop.value
+                del wanted[k]
+            at += count
+    return done
+
+
+def directional(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],
+                center: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Mixed directional derivative of ``fn`` along ``dirs`` at ``x0``; None if no level
+    of the stencil stayed in the domain."""
+    return drive(directional_steps(x0, dirs, center), fn)
 
 
 def one_sided(fn: Fn, x0: np.ndarray, d: np.ndarray, center: np.ndarray,
               side: float) -> tuple[np.ndarray | None, np.ndarray]:
     """One-sided derivative of ``fn`` along ``side · d`` (``side`` ±1), as a derivative
     along ``d``: the right derivative for +1, the left one for -1."""
-    sd, factor = _scaled(x0, d)
-    seq = Sequence(even=False)
-
-    def level_at(h: float) -> tuple[np.ndarray, np.ndarray]:
-        with np.errstate(all="ignore"):
-            val = fn(offset(x0, side * h * sd))
-            level = side * (val - center) / h
-        rounding = EPS * np.maximum(np.abs(val), np.abs(center)) * 2.0 / h
-        return np.asarray(level), rounding + EPS / h * np.abs(level)
-    _halve(seq, level_at, center, BASE_STEP)
-    value, err = seq.best()
-    return (None, err) if value is None else (value * factor, err * abs(factor))
+    return drive(one_sided_steps(x0, d, center, side), fn)

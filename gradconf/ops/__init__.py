@@ -64,7 +64,11 @@ class OpSpec:
     (comparisons); ``out_dtype`` fixes the output dtype (``bool``, ``int64``) where it
     does not follow promotion of the float operands; ``special`` lists the points that
     need care; ``examples`` are expressions over :data:`EXAMPLE_ENV` every adapter must
-    evaluate as the reference does.
+    evaluate as the reference does. ``batch`` says how the reference evaluates a stack of
+    points along a new leading axis in one call (:mod:`gradconf.batch`): ``leading`` (it
+    takes extra leading axes on its operands and broadcasts them: elementwise ops, and
+    ops written for stacks), ``axis`` (its ``axis`` is shifted past the stack), or ``""``
+    (called once per point).
     """
 
     name: str
@@ -79,26 +83,35 @@ class OpSpec:
     examples: tuple[str, ...] = ()
     differentiable: bool = True
     out_dtype: str | None = None
+    batch: str = ""
 
 
 OPS: dict[str, OpSpec] = {}
 ALIASES: dict[str, str] = {"cat": "concat", "concatenate": "concat", "negative": "neg"}
 
 _FAMILY = ["elementwise"]
+BATCH_MODES = ("leading", "axis", "")
+# every op of these families applies entry by entry and broadcasts
+_ELEMENTWISE_FAMILIES = ("elementwise", "piecewise", "complex")
 
 
 def register(name: str, arity: int | None, rule: Callable[..., Shape], ref: Callable[..., Any],
              notes: str, smooth: bool = True, *, special: tuple[Special, ...] = (),
              examples: tuple[str, ...] = (), differentiable: bool = True,
-             out_dtype: str | None = None, **attrs: Any) -> None:
-    """Add one op to the table; a name may be registered once."""
+             out_dtype: str | None = None, batch: str | None = None, **attrs: Any) -> None:
+    """Add one op to the table; a name may be registered once. ``batch`` defaults to
+    ``leading`` in the elementwise families and to ``""`` elsewhere."""
     if name in OPS:
         raise KeyError(f"op {name!r} registered twice")
+    if batch is None:
+        batch = "leading" if _FAMILY[0] in _ELEMENTWISE_FAMILIES else ""
+    if batch not in BATCH_MODES:
+        raise ValueError(f"op {name!r}: unknown batch mode {batch!r}")
     for s in special:
         if s.kind not in SPECIAL_KINDS:
             raise ValueError(f"op {name!r}: unknown special kind {s.kind!r}")
     OPS[name] = OpSpec(name, arity, rule, ref, notes, _FAMILY[0], dict(attrs), smooth,
-                       tuple(special), tuple(examples), differentiable, out_dtype)
+                       tuple(special), tuple(examples), differentiable, out_dtype, batch)
 
 
 def lookup(name: str) -> OpSpec | None:

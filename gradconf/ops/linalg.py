@@ -287,12 +287,12 @@ register("einsum", None, einsum_rule, _einsum,
 register("det", 1, square_to_scalar, np.linalg.det,
          "determinant of each matrix; smooth everywhere (a polynomial); its gradient is the "
          "cofactor matrix adj(A)ᵀ, which stays finite at a singular A",
-         special=(SINGULAR,), examples=("det(m)", "det(w)", "det(s)"))
+         special=(SINGULAR,), examples=("det(m)", "det(w)", "det(s)"), batch="leading")
 register("slogdet", 1, square_to_scalar, _slogdet,
          "log|det A| (slogdet's second output; the sign is piecewise constant and not an op); "
          "gradient A⁻ᵀ", smooth=False,
          special=(Special("pole", "a singular matrix: log|det| tends to -inf"),),
-         examples=("slogdet(m)", "slogdet(w)"))
+         examples=("slogdet(m)", "slogdet(w)"), batch="leading")
 register("inv", 1, square, _inv, "matrix inverse; derivative -A⁻¹ dA A⁻¹",
          smooth=False, special=(POLE,), examples=("inv(m)", "inv(w)"))
 register("pinv", 1, pinv_rule, _pinv,
@@ -302,7 +302,7 @@ register("pinv", 1, pinv_rule, _pinv,
          smooth=False, rtol=1e-5,
          special=(Special("discontinuity", "a singular value crossing rtol·σ_max: the rank "
                                            "changes"),),
-         examples=("pinv(a)", "pinv(m)", "pinv(b, rtol=1e-3)"))
+         examples=("pinv(a)", "pinv(m)", "pinv(b, rtol=1e-3)"), batch="leading")
 register("solve", 2, solve_rule, _solve,
          "x with A x = b; b is (..., n, k) of A's rank, or one vector (n,) for one matrix",
          smooth=False, special=(POLE,), examples=("solve(m, b)", "solve(m, v)", "solve(w, w)"))
@@ -323,13 +323,13 @@ register("qr_q", 1, reduced_q, lambda x: _qr(x)[0],
          "(Q·diag(s), s = sign(diag R), sign(0) = +1)", smooth=False,
          special=(Special("degenerate", "rank-deficient leading columns: a zero diagonal of "
                                         "R, Q not unique"),),
-         examples=("qr_q(m)", "qr_q(b)", "qr_q(w)"))
+         examples=("qr_q(m)", "qr_q(b)", "qr_q(w)"), batch="leading")
 register("qr_r", 1, reduced_r, lambda x: _qr(x)[1],
          "reduced QR's R (min(m, n) x n) with a non-negative diagonal (diag(s)·R, "
          "s = sign(diag R), sign(0) = +1)", smooth=False,
          special=(Special("kink", "a zero diagonal entry of R (rank-deficient leading "
                                   "columns): |.|-like sign flip"),),
-         examples=("qr_r(m)", "qr_r(b)", "qr_r(w)"))
+         examples=("qr_r(m)", "qr_r(b)", "qr_r(w)"), batch="leading")
 register("lu_l", 1, square, lambda x: _lu(x)[0],
          "unit lower-triangular L of the LU factorisation with partial pivoting, A = P L U "
          "(scipy.linalg.lu; LAPACK getrf pivots on the first largest |entry| of each column)",
@@ -337,63 +337,64 @@ register("lu_l", 1, square, lambda x: _lu(x)[0],
          special=(Special("discontinuity", "two pivot candidates tie in magnitude: the row "
                                            "order switches"),
                   Special("degenerate", "a zero pivot (singular leading block)")),
-         examples=("lu_l(m)", "lu_l(w)"))
+         examples=("lu_l(m)", "lu_l(w)"), batch="leading")
 register("lu_u", 1, square, lambda x: _lu(x)[1],
          "upper-triangular U of the LU factorisation with partial pivoting, A = P L U "
          "(scipy.linalg.lu)", smooth=False,
          special=(Special("discontinuity", "two pivot candidates tie in magnitude: the row "
                                            "order switches"),),
-         examples=("lu_u(m)", "lu_u(w)"))
+         examples=("lu_u(m)", "lu_u(w)"), batch="leading")
 register("eigvalsh", 1, square_to_vector, lambda x: np.linalg.eigvalsh(_sym(x)),
          "eigenvalues of the symmetric part (A + Aᵀ)/2, ascending; each is Lipschitz but "
          "has a kink where two of them cross (their sum stays smooth)", smooth=False,
          special=(Special("kink", "repeated eigenvalues: the sorted values cross"),),
-         examples=("eigvalsh(s)", "eigvalsh(m)", "eigvalsh(w)"))
+         examples=("eigvalsh(s)", "eigvalsh(m)", "eigvalsh(w)"), batch="leading")
 register("eigh_vectors", 1, square, _eigh_vectors,
          "eigenvectors (columns, ascending eigenvalues) of the symmetric part (A + Aᵀ)/2, "
          "gauge: each column's largest-|.| entry positive (first one on a tie)",
          smooth=False, special=(REPEATED, GAUGE),
-         examples=("eigh_vectors(s)", "eigh_vectors(w)"))
+         examples=("eigh_vectors(s)", "eigh_vectors(w)"), batch="leading")
 register("eigvals", 1, square_to_vector, _eigvals,
          "real parts of the eigenvalues of a general square matrix, sorted ascending; "
          "meant for matrices with real distinct eigenvalues", smooth=False,
          special=(Special("degenerate", "repeated eigenvalues, or a complex pair (whose real "
                                         "parts tie): no derivative of the sorted parts"),),
-         examples=("eigvals(m)", "eigvals(s)"))
+         examples=("eigvals(m)", "eigvals(s)"), batch="leading")
 register("svdvals", 1, svdvals_rule, lambda x: np.linalg.svd(x, compute_uv=False),
          "singular values, descending; kink where one is 0 (like |x|) or two cross "
          "(their sum, the nuclear norm, is smooth away from 0)", smooth=False,
          special=(Special("kink", "a zero singular value (rank deficiency)"),
                   Special("kink", "repeated singular values: the sorted values cross")),
-         examples=("svdvals(a)", "svdvals(m)", "svdvals(w)"))
+         examples=("svdvals(a)", "svdvals(m)", "svdvals(w)"), batch="leading")
 register("svd_u", 1, reduced_q, lambda x: _svd(x)[0],
          "reduced SVD's U (m x min(m, n)), columns by descending singular value, gauge: each "
          "column's largest-|.| entry positive (first one on a tie)", smooth=False,
          special=(Special("degenerate", "repeated or zero singular values: U not unique"),
                   GAUGE),
-         examples=("svd_u(a)", "svd_u(m)", "svd_u(w)"))
+         examples=("svd_u(a)", "svd_u(m)", "svd_u(w)"), batch="leading")
 register("svd_vt", 1, svd_vt_rule, lambda x: _svd(x)[1],
          "reduced SVD's Vᵀ (min(m, n) x n), each row signed like U's column (so "
          "U diag(σ) Vᵀ = A)", smooth=False,
          special=(Special("degenerate", "repeated or zero singular values: V not unique"),
                   GAUGE),
-         examples=("svd_vt(a)", "svd_vt(m)", "svd_vt(w)"))
+         examples=("svd_vt(a)", "svd_vt(m)", "svd_vt(w)"), batch="leading")
 register("trace", 1, trace_rule, _trace,
          "linear; sum of the diagonal over the LAST two axes (NumPy's trace defaults to the "
-         "first two)", examples=("trace(m)", "trace(t)", "trace(a)"))
+         "first two)", examples=("trace(m)", "trace(t)", "trace(a)"), batch="leading")
 register("diagonal", 1, diagonal_rule, _diagonal,
          "linear; the offset diagonal of the last two axes (offset > 0 above the main one)",
-         offset=0, examples=("diagonal(m)", "diagonal(t, offset=1)", "diagonal(a, offset=-1)"))
+         offset=0, examples=("diagonal(m)", "diagonal(t, offset=1)", "diagonal(a, offset=-1)"),
+         batch="leading")
 register("triu", 1, band_rule, lambda x, k=0: np.triu(x, k),
          "linear; zeroes entries below the k-th diagonal of the last two axes (keeps j - i >= k)",
-         k=0, examples=("triu(m)", "triu(a, k=1)", "triu(t, k=-1)"))
+         k=0, examples=("triu(m)", "triu(a, k=1)", "triu(t, k=-1)"), batch="leading")
 register("tril", 1, band_rule, lambda x, k=0: np.tril(x, k),
          "linear; zeroes entries above the k-th diagonal of the last two axes (keeps j - i <= k)",
-         k=0, examples=("tril(m)", "tril(a, k=-1)", "tril(t, k=1)"))
+         k=0, examples=("tril(m)", "tril(a, k=-1)", "tril(t, k=1)"), batch="leading")
 register("matrix_exp", 1, square, scipy.linalg.expm,
          "matrix exponential (scipy.linalg.expm); smooth (an entire function)",
          special=(Special("overflow", "large norms: entries grow like exp(‖A‖)"),),
-         examples=("matrix_exp(m / 4)", "matrix_exp(w)", "matrix_exp(s / 4)"))
+         examples=("matrix_exp(m / 4)", "matrix_exp(w)", "matrix_exp(s / 4)"), batch="leading")
 register("outer", 2, outer_rule, np.outer, "bilinear; vectors only: out[i, j] = a[i] b[j]",
          examples=("outer(v, v)", "outer(v, q)"))
 register("kron", 2, kron_rule, np.kron, "bilinear; Kronecker product of two matrices",

@@ -128,9 +128,12 @@ def _reduce(loss: np.ndarray, reduction: str) -> Any:
 
 
 def _cross_entropy(x: np.ndarray, labels: np.ndarray, reduction: str = "mean") -> Any:
-    idx = np.asarray(labels).astype(np.intp)[:, None]
-    nll = -np.take_along_axis(sp.log_softmax(x, axis=-1), idx, axis=-1)[:, 0]
-    return _reduce(nll, reduction)
+    # leading axes before the (N, C) logits: a stack of points (gradconf.batch)
+    logp = sp.log_softmax(x, axis=-1)
+    idx = np.broadcast_to(np.asarray(labels).astype(np.intp)[:, None], (*logp.shape[:-1], 1))
+    nll = -np.take_along_axis(logp, idx, axis=-1)[..., 0]
+    return nll if reduction == "none" else np.mean(nll, axis=-1) if reduction == "mean" \
+        else np.sum(nll, axis=-1)
 
 
 def _bce_logits(x: np.ndarray, y: np.ndarray, reduction: str = "mean") -> Any:
@@ -170,23 +173,31 @@ def _windows(x: np.ndarray, sizes: tuple[int, ...], steps: tuple[int, ...],
 
 
 def _conv(nd: int) -> Callable[..., np.ndarray]:
+    spatial = "hw"[:nd] if nd <= 2 else "".join(chr(ord("h") + i) for i in range(nd))
+    spec = f"...nc{spatial},...oc->...no{spatial}"
+
     def conv(x: np.ndarray, w: np.ndarray, stride: Any = 1, padding: Any = 0,
              dilation: Any = 1) -> np.ndarray:
-        shape = _conv_rule(nd)(np.shape(x), np.shape(w), stride, padding, dilation)
+        # leading axes before the (N, C, ...) input and (O, C, ...) weight broadcast: a
+        # stack of points evaluated at once (gradconf.batch)
+        core = nd + 2
+        shape = _conv_rule(nd)(np.shape(x)[-core:], np.shape(w)[-core:], stride, padding,
+                               dilation)
+        lead = np.broadcast_shapes(np.shape(x)[:-core], np.shape(w)[:-core])
         pd = _tup(padding, nd, "padding", 0)
-        xp = np.pad(x, [(0, 0), (0, 0), *((p, p) for p in pd)])
-        views = _windows(xp, w.shape[2:], _tup(stride, nd, "stride", 1),
+        xp = np.pad(x, [(0, 0)] * (np.ndim(x) - nd) + [(p, p) for p in pd])
+        views = _windows(xp, w.shape[-nd:], _tup(stride, nd, "stride", 1),
                          _tup(dilation, nd, "dilation", 1), shape[2:])
-        out = np.zeros(shape, dtype=np.result_type(x, w))
-        for off, view in zip(np.ndindex(*w.shape[2:]), views, strict=True):
-            out = out + np.einsum("nc...,oc->no...", view, w[(slice(None), slice(None), *off)])
+        out = np.zeros(lead + shape, dtype=np.result_type(x, w))
+        for off, view in zip(np.ndindex(*w.shape[-nd:]), views, strict=True):
+            out = out + np.einsum(spec, view, w[(Ellipsis, slice(None), slice(None), *off)])
         return out
     return conv
 
 
 def _pool(nd: int, fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     def pool(x: np.ndarray, kernel: Any = None, stride: Any = None) -> np.ndarray:
-        shape = _pool_rule(nd)(np.shape(x), kernel, stride)
+        shape = _pool_rule(nd)(np.shape(x)[-(nd + 2):], kernel, stride)  # leading axes: a stack
         ks = _tup(kernel, nd, "kernel", 1)
         st = ks if stride is None else _tup(stride, nd, "stride", 1)
         return fn(np.stack(_windows(x, ks, st, (1,) * nd, shape[2:])), axis=0)
@@ -203,16 +214,17 @@ EQUAL = Special("flat", "equal logits: uniform probabilities 1/C (smooth; a symm
 
 register("softmax", 1, _softmax_rule, sp.softmax,
          "exp(x - max) / sum(exp(x - max)) along one axis (default -1): overflow-safe; "
-         "a -inf entry gives 0", axis=-1, special=(OVERFLOW, NEG_INF, EQUAL),
+         "a -inf entry gives 0", axis=-1, special=(OVERFLOW, NEG_INF, EQUAL), batch="axis",
          examples=("softmax(a)", "softmax(t, axis=1)", "softmax(v, axis=0)"))
 register("log_softmax", 1, _softmax_rule, sp.log_softmax,
          "x - logsumexp(x) along one axis (default -1): overflow-safe; a -inf entry stays -inf",
-         axis=-1, special=(OVERFLOW, NEG_INF, EQUAL),
+         axis=-1, special=(OVERFLOW, NEG_INF, EQUAL), batch="axis",
          examples=("log_softmax(a)", "log_softmax(t, axis=0)"))
 register("cross_entropy", 2, _cross_entropy_rule, _cross_entropy,
          "-log_softmax(logits)[i, labels[i]] for logits (N, C) and int64 labels (N,), no "
          "weights, no label smoothing; reduction mean (over N), sum or none; differentiable "
          "in the logits only", reduction="mean", special=(OVERFLOW, NEG_INF, EQUAL),
+         batch="leading",
          examples=("cross_entropy(b @ a, k)", "cross_entropy(b @ p, k, reduction='sum')",
                    "cross_entropy(b @ a, k, reduction='none')"))
 register("binary_cross_entropy_with_logits", 2, _pair_loss_rule, _bce_logits,
@@ -236,7 +248,7 @@ register("huber_loss", 2, _huber_rule, _huber,
          examples=("huber_loss(a, p)", "huber_loss(a, p, delta=2.0, reduction='none')"))
 register("layer_norm", 1, _eps_rule, lambda x, eps=1e-5: _standardize(x, -1, eps),
          "(x - mean) / sqrt(var + eps) over the last axis, biased variance, no affine weight "
-         "or bias", eps=1e-5,
+         "or bias", eps=1e-5, batch="leading",
          special=(Special("degenerate", "a constant row: variance 0, output 0, derivative "
                           "(I - 1/n) / sqrt(eps), finite only thanks to eps"),),
          examples=("layer_norm(a)", "layer_norm(t, eps=0.001)"))
@@ -248,14 +260,14 @@ register("batch_norm", 1, _eps_rule, lambda x, eps=1e-5: _standardize(x, 0, eps)
          examples=("batch_norm(b)", "batch_norm(t, eps=0.001)"))
 register("attention", 3, _attention_rule, _attention,
          "softmax(q k^T / sqrt(d)) v for q (L, d), k (S, d), v (S, dv) or with a leading "
-         "batch axis; no mask, no dropout, one head",
+         "batch axis; no mask, no dropout, one head", batch="leading",
          special=(Special("flat", "equal scores (q = 0 or identical keys): uniform weights"),),
          examples=("attention(a, p, a)", "attention(t, t, t)"))
 for _nd, _lay in ((1, "NCW input, OIW weight"), (2, "NCHW input, OIHW weight")):
     register(f"conv{_nd}d", 2, _conv_rule(_nd), _conv(_nd),
              f"cross-correlation (PyTorch's conv{_nd}d, no bias, groups 1) of an {_lay}; "
              "stride, zero padding on both sides and dilation are integers or tuples",
-             stride=1, padding=0, dilation=1,
+             stride=1, padding=0, dilation=1, batch="leading",
              examples=(("conv1d(t, t[:, :, 0:2])", "conv1d(x[:, :, 0, :], t[0:1, :, 0:2], "
                         "stride=2, padding=1, dilation=2)") if _nd == 1 else
                        ("conv2d(x, x[0:1, :, 0:3, 0:3])",
@@ -264,12 +276,12 @@ for _nd, _lay in ((1, "NCW input, OIW weight"), (2, "NCHW input, OIHW weight")):
     register(f"max_pool{_nd}d", 1, _pool_rule(_nd), _pool(_nd, np.max),
              f"max over each window ({'NCW' if _nd == 1 else 'NCHW'}); kernel, stride "
              "(default: kernel); no padding; ties inside a window: a kink", smooth=False,
-             kernel=None, stride=None,
+             kernel=None, stride=None, batch="leading",
              special=(Special("tie", "entries of one window tie for the maximum"),),
              examples=(f"max_pool{_nd}d({_in}, kernel=2)",
                        f"max_pool{_nd}d({_in}, kernel=2, stride=1)"))
     register(f"avg_pool{_nd}d", 1, _pool_rule(_nd), _pool(_nd, np.mean),
              f"mean over each window ({'NCW' if _nd == 1 else 'NCHW'}); kernel, stride "
-             "(default: kernel); no padding", kernel=None, stride=None,
+             "(default: kernel); no padding", kernel=None, stride=None, batch="leading",
              examples=(f"avg_pool{_nd}d({_in}, kernel=2)",
                        f"avg_pool{_nd}d({_in}, kernel=2, stride=1)"))

@@ -31,9 +31,10 @@ TIES = Special("tie", "entries tie for the extreme value")
 
 register("sum", 1, reduce, np.sum, "linear", axis=None, keepdims=False,
          examples=("sum(a)", "sum(a, axis=0)", "sum(a, axis=-1, keepdims=True)",
-                   "sum(t, axis=(0, 2))"))
+                   "sum(t, axis=(0, 2))"), batch="axis")
 register("mean", 1, reduce, np.mean, "linear", axis=None, keepdims=False,
-         examples=("mean(a)", "mean(a, axis=1)", "mean(t, axis=(1, 2), keepdims=True)"))
+         examples=("mean(a)", "mean(a, axis=1)", "mean(t, axis=(1, 2), keepdims=True)"),
+         batch="axis")
 register("norm", 1, norm, _np_norm,
          "VECTOR norm: of all entries flattened (axis None) or along one axis, ord 1, 2, "
          "inf or -inf; not `matrix_norm` (operator/Frobenius norms over the last two axes); "
@@ -46,10 +47,10 @@ register("norm", 1, norm, _np_norm,
                    "norm(a, axis=1, keepdims=True)", "norm(t, ord=1, axis=2)"))
 register("max", 1, reduce, np.max, "kink where entries tie for the maximum", smooth=False,
          axis=None, keepdims=False, special=(TIES,),
-         examples=("max(a)", "max(t, axis=(0, 2))"))
+         examples=("max(a)", "max(t, axis=(0, 2))"), batch="axis")
 register("min", 1, reduce, np.min, "kink where entries tie for the minimum", smooth=False,
          axis=None, keepdims=False, special=(TIES,),
-         examples=("min(a, axis=1, keepdims=True)",))
+         examples=("min(a, axis=1, keepdims=True)",), batch="axis")
 
 
 # ---------------------------------------------------------------- more reductions
@@ -169,11 +170,11 @@ register("amax", 1, reduce, np.max,
          "entries (torch.amax, jnp.max, tf.reduce_max, autograd np.max); calculus gives a "
          "kink there, so the oracle judges the split against the subgradient interval",
          smooth=False, special=(TIES,), axis=None, keepdims=False,
-         examples=("amax(a)", "amax(t, axis=(0, 2), keepdims=True)"))
+         examples=("amax(a)", "amax(t, axis=(0, 2), keepdims=True)"), batch="axis")
 register("amin", 1, reduce, np.min,
          "smallest entry (any axes); at ties the gradient is split evenly among the tied "
          "entries; a kink there", smooth=False, special=(TIES,), axis=None, keepdims=False,
-         examples=("amin(a, axis=0)",))
+         examples=("amin(a, axis=0)",), batch="axis")
 register("max_dim", 1, along, _along_max,
          "the values of torch.max(x, dim): the largest entry along one axis, by an op that "
          "also returns its index (torch.max(dim), lax.top_k, tf.math.top_k); at ties the "
@@ -198,14 +199,15 @@ register("logsumexp", 1, reduce, _logsumexp,
                           "exp overflows, the shifted form does not"),
                   Special("degenerate", "-inf entries (weight 0); all entries -inf")),
          axis=None, keepdims=False,
-         examples=("logsumexp(a)", "logsumexp(t, axis=(0, 2), keepdims=True)"))
+         examples=("logsumexp(a)", "logsumexp(t, axis=(0, 2), keepdims=True)"), batch="axis")
 register("var", 1, statistic, _var,
          "variance sum((x - mean)^2) / (n - correction) over any axes; correction=1 by "
          "default (Bessel, torch's default; jnp ddof and tf's population variance passed or "
          "rescaled explicitly); correction = n divides by zero",
          special=(Special("pole", "correction >= n: division by n - correction <= 0"),),
          axis=None, correction=1, keepdims=False,
-         examples=("var(a)", "var(a, axis=1, correction=0)", "var(t, axis=(0, 2), keepdims=True)"))
+         examples=("var(a)", "var(a, axis=1, correction=0)",
+                   "var(t, axis=(0, 2), keepdims=True)"), batch="axis")
 register("std", 1, statistic, _std,
          "sqrt(var(x, correction)), correction=1 by default; at zero spread (constant data) "
          "std is a cone in x - mean: a kink (one-sided slopes of opposite sign), no gradient",
@@ -213,7 +215,7 @@ register("std", 1, statistic, _std,
          special=(Special("kink", "constant data (zero spread): one-sided slopes +-c"),
                   Special("pole", "correction >= n: division by n - correction <= 0")),
          axis=None, correction=1, keepdims=False,
-         examples=("std(a)", "std(p, axis=0, correction=0, keepdims=True)"))
+         examples=("std(a)", "std(p, axis=0, correction=0, keepdims=True)"), batch="axis")
 register("cumsum", 1, cumulative, _scan(np.add), "running sum along one axis (default last)",
          axis=-1, examples=("cumsum(a)", "cumsum(t, axis=1)"))
 register("cumprod", 1, cumulative, _scan(np.multiply),
