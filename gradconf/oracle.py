@@ -18,6 +18,7 @@ This module imports NumPy and the engine's op table; never a framework.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,8 +33,10 @@ from gradconf.expr import Program, evaluate
 from gradconf.ops import NUMPY_LOWERING, OPS
 from gradconf.richardson import (  # noqa: F401 - BASE_STEP and richardson: part of the API
     BASE_STEP,
+    Steps,
     directional,
     directional_steps,
+    drive_each,
     drive_many,
     offset,
     one_sided,
@@ -42,6 +45,7 @@ from gradconf.richardson import (  # noqa: F401 - BASE_STEP and richardson: part
 )
 
 STACK_ENTRIES = 1 << 16  # entries of an intermediate over a stack of points, about
+STACK_POINTS = 1 << 22   # entries of the points one lockstep round stacks, at most about
 JVP_FROM_JACOBIAN = 64  # up to this many input entries a jvp contracts the Jacobian
 SIDE_CONVERGED = 1e-6   # relative error a one-sided estimate needs to count
 CONVERGED_ABS = 1e-9    # ... or this absolute one, times 1 + |f|
@@ -266,9 +270,11 @@ class Oracle:
     def _columns(self) -> list[Column]:
         """Per Jacobian column: value, error, class per entry, subgradient bounds."""
         n, center = self.x0.size, self.center()
-        units = [_unit(n, i) for i in range(n)]
-        central = drive_many([directional_steps(self.x0, [d], center) for d in units],
-                             self.f_stack)
+
+        def along(make: Callable[[np.ndarray], Steps]) -> list[Any]:
+            return drive_many((make(_unit(n, i)) for i in range(n)), self.f_stack,
+                              self._width(1))
+        central = along(lambda d: directional_steps(self.x0, [d], center))
         if not self.nonsmooth:
             cols: list[Column] = []
             for value, err in central:
@@ -278,19 +284,17 @@ class Oracle:
                     np.where(np.isfinite(value), SMOOTH, UNDEFINED), value, err)
                 cols.append((value, err, kind, value, value))
             return cols
-        right = drive_many([one_sided_steps(self.x0, d, center, +1.0) for d in units],
-                           self.f_stack)
-        left = drive_many([one_sided_steps(self.x0, d, center, -1.0) for d in units],
-                          self.f_stack)
-        if n:
-            near = self.f_stack(np.stack([offset(self.x0, s * 1e-9 * d)
-                                          for d in units for s in (1.0, -1.0)]))
-        cols = []  # the same list type as above
+        right = along(lambda d: one_sided_steps(self.x0, d, center, +1.0))
+        left = along(lambda d: one_sided_steps(self.x0, d, center, -1.0))
+        # f just either side of the point along each axis: a jump shows there
+        near = along(lambda d: _evaluated([offset(self.x0, 1e-9 * d),
+                                           offset(self.x0, -1e-9 * d)]))
+        cols = []
         for i, (value, err) in enumerate(central):
             if value is None:
                 value = err = np.full(np.shape(center), np.nan)
             with np.errstate(all="ignore"):  # inf - inf near float64's range: no jump measured
-                jump = np.abs(near[2 * i] - near[2 * i + 1])
+                jump = np.abs(near[i][0] - near[i][1])
             value, err, kind, lo, hi = classify(value, err, right[i], left[i], center, jump)
             kind, value, err = self._at_center(kind, value, err)
             cols.append((value, err, kind, np.where(kind >= DISCONTINUITY, value, lo),
@@ -350,10 +354,11 @@ class Oracle:
         else:
             s = self._contracted(cotangent)
             center = np.sum(cotangent * self.center())
-            pairs_ = [(i, j) for i in range(n) for j in range(i, n)]
-            found = drive_many([directional_steps(self.x0, [_unit(n, i), _unit(n, j)], center)
-                                for i, j in pairs_], s)
-            for (i, j), (v, e) in zip(pairs_, found, strict=True):
+            pairs_ = np.triu_indices(n)
+            steps = (directional_steps(self.x0, [_unit(n, int(i)), _unit(n, int(j))], center)
+                     for i, j in zip(*pairs_, strict=True))
+            for k, (v, e) in drive_each(steps, s, self._width(2)):
+                i, j = int(pairs_[0][k]), int(pairs_[1][k])
                 val[i, j] = val[j, i] = np.nan if v is None else float(v)
                 err[i, j] = err[j, i] = np.nan if v is None else float(e)
         broken = self._first_order_class()
@@ -372,11 +377,16 @@ class Oracle:
         v1, rest = cotangents[0], [self.flat({self.wrt[0]: v}) for v in cotangents[1:]]
         s = self._contracted(v1)
         n, center = self.x0.size, np.sum(v1 * self.center())
-        pairs = drive_many([directional_steps(self.x0, [_unit(n, i), *rest], center)
-                            for i in range(n)], s)
+        pairs = drive_many((directional_steps(self.x0, [_unit(n, i), *rest], center)
+                            for i in range(n)), s, self._width(len(cotangents)))
         value = np.array([np.nan if v is None else float(v) for v, _ in pairs]).reshape(shape)
         err = np.array([np.nan if v is None else float(e) for v, e in pairs]).reshape(shape)
         return Estimate(value, err, _classify(value), self.evaluations)
+
+    def _width(self, order: int) -> int:
+        """How many stencils of ``order`` run in lockstep: their points stay near
+        ``STACK_POINTS`` entries."""
+        return max(1, STACK_POINTS // (max(self.x0.size, 1) * 2 ** order))
 
     def _contracted(self, weights: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """``x ↦ Σ weights · f(x)`` for each row of a stack of points."""
@@ -476,6 +486,12 @@ def contract_abs_of(contract: Callable[[np.ndarray], np.ndarray], half: np.ndarr
         part = np.abs(contract(e.reshape(half.shape)))
         total = part if total is None else total + part
     return total if total is not None else np.zeros_like(contract(half))
+
+
+def _evaluated(points: list[np.ndarray]) -> Steps[list[np.ndarray]]:
+    """Steps that only evaluate ``points``: their values are the result."""
+    values = yield [functools.partial(np.asarray, p) for p in points]
+    return values
 
 
 def _unit(n: int, i: int) -> np.ndarray:

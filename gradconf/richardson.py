@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -274,33 +274,46 @@ def drive(steps: Steps[T], fn: Fn) -> T:
         return stop.value
 
 
-def drive_many(steps: list[Steps[T]], fn_batch: Callable[[np.ndarray], np.ndarray]) -> list[T]:
-    """Run several independent ``steps`` in lockstep: each round stacks every point they
-    ask for into one ``(points, n)`` array and evaluates it with one call of ``fn_batch``
-    (which returns one value per row), so a Jacobian's columns or a Hessian's pairs share
-    their evaluations' fixed cost. The result of each is what :func:`drive` would give when
-    ``fn_batch`` evaluates every row as ``fn`` does."""
-    done: list[Any] = [None] * len(steps)
-    wanted: dict[int, list[Thunk]] = {}
-    for k, s in enumerate(steps):
-        try:
-            wanted[k] = next(s)
-        except StopIteration as stop:
-            done[k] = stop.value
-    while wanted:
-        keys = list(wanted)
-        rows = [point() for k in keys for point in wanted[k]]
-        values = fn_batch(np.stack(rows))
+def drive_each(steps: Iterable[Steps[T]], fn_batch: Callable[[np.ndarray], np.ndarray],
+               width: int | None = None) -> Iterator[tuple[int, T]]:
+    """Run several independent ``steps`` in lockstep and yield ``(position, result)`` of
+    each as it ends: each round stacks every point they ask for into one ``(points, n)``
+    array and evaluates it with one call of ``fn_batch`` (which returns one value per row),
+    so a Jacobian's columns or a Hessian's pairs share their evaluations' fixed cost. At
+    most ``width`` run at once (the next starts when one ends), which bounds the stack's
+    memory. Each result is what :func:`drive` would give when ``fn_batch`` evaluates every
+    row as ``fn`` does."""
+    waiting = enumerate(steps)
+    running: dict[int, tuple[Steps[T], list[Thunk]]] = {}
+    while True:
+        while width is None or len(running) < width:
+            k, s = next(waiting, (-1, None))
+            if s is None:
+                break
+            try:
+                running[k] = (s, next(s))
+            except StopIteration as stop:
+                yield k, stop.value
+        if not running:
+            return
+        keys = list(running)
+        values = fn_batch(np.stack([point() for k in keys for point in running[k][1]]))
         at = 0
         for k in keys:
-            count = len(wanted[k])
+            s, wanted = running[k]
             try:
-                wanted[k] = steps[k].send(list(values[at:at + count]))
+                running[k] = (s, s.send(list(values[at:at + len(wanted)])))
             except StopIteration as stop:
-                done[k] = stop.value
-                del wanted[k]
-            at += count
-    return done
+                del running[k]
+                yield k, stop.value
+            at += len(wanted)
+
+
+def drive_many(steps: Iterable[Steps[T]], fn_batch: Callable[[np.ndarray], np.ndarray],
+               width: int | None = None) -> list[T]:
+    """:func:`drive_each`'s results in the order of ``steps``."""
+    done: dict[int, T] = dict(drive_each(steps, fn_batch, width))
+    return [done[k] for k in range(len(done))]
 
 
 def directional(fn: Fn, x0: np.ndarray, dirs: list[np.ndarray],

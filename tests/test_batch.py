@@ -83,12 +83,22 @@ def test_lockstep_stencils_equal_one_at_a_time():
                 *(richardson.directional_steps(x0, [a, b], center)
                   for a, b in itertools.combinations(units, 2)),
                 *(richardson.one_sided_steps(x0, d, center, s) for d in units for s in (1, -1))]
-    together = richardson.drive_many(make(), f_rows)
+    rows: list[int] = []
+
+    def f_rows_counted(xs: np.ndarray) -> np.ndarray:
+        rows.append(len(xs))
+        return f_rows(xs)
     alone = [richardson.drive(s, f) for s in make()]
-    for (v1, e1), (v2, e2) in zip(together, alone, strict=True):
-        assert (v1 is None) == (v2 is None)
-        if v1 is not None:
-            assert v1.tobytes() == v2.tobytes() and e1.tobytes() == e2.tobytes()
+    for width in (None, 2):
+        rows.clear()
+        together = richardson.drive_many(make(), f_rows_counted, width)
+        for (v1, e1), (v2, e2) in zip(together, alone, strict=True):
+            assert (v1 is None) == (v2 is None)
+            if v1 is not None:
+                assert v1.tobytes() == v2.tobytes() and e1.tobytes() == e2.tobytes()
+        # at most `width` stencils at once, 4 points each (order 2) at the most
+        assert max(rows) <= (4 * len(alone) if width is None else 4 * width)
+    assert max(rows) <= 8
 
 
 @pytest.mark.parametrize("function,shapes", [
