@@ -42,6 +42,8 @@ from gradconf.results import load_schema
 
 CATEGORIES = ("regression", "fix", "behaviour", "drift", "added", "removed")
 DEFAULT_FAIL_ON = ("regression", "behaviour", "removed")
+# how the observed values of a matched item moved (see _moved)
+VALUE_BUCKETS = ("identical", "within_tolerance", "drifted", "not_compared")
 
 Key = tuple[str, str, str, str, str]
 
@@ -120,33 +122,47 @@ def _side(rec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _value_drift(base: Mapping[str, Any], cand: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The largest move of an observed value, relative to the check's tolerance at the base
-    value; None when nothing comparable was observed."""
+    """How the observed values moved: the entry that moved most relative to the check's
+    tolerance at the base value (name, index, old and new value, ratio), and whether every
+    compared array is bit-identical; None when nothing comparable was observed."""
     obs_b, obs_c = base.get("observed"), cand.get("observed")
     tol = base.get("tolerance") or cand.get("tolerance")
     if not isinstance(obs_b, dict) or not isinstance(obs_c, dict) or not tol:
         return None
     worst: dict[str, Any] | None = None
+    identical = True
     for name in sorted(set(obs_b) & set(obs_c)):
         a, b = obs_b[name], obs_c[name]
         if not a or not b or a.get("truncated") or b.get("truncated") or \
                 list(a["shape"]) != list(b["shape"]):
             continue
         old, new = decode(a), decode(b)
+        identical = identical and old.tobytes() == new.tobytes()
         both = np.isfinite(old) & np.isfinite(new)
         if not both.any():
             continue
         bound = entry_bound(old, tol)
         with np.errstate(invalid="ignore"):  # inf - inf where neither side is finite
             delta = np.where(both, np.abs(new - old), 0.0)
-        ratio = delta / bound
+        ratio = np.minimum(delta / bound, np.finfo(np.float64).max)  # JSON has no inf
         i = int(np.argmax(ratio))
         here = {"name": name, "index": [int(j) for j in np.unravel_index(i, old.shape)],
                 "base": float(old.reshape(-1)[i]), "candidate": float(new.reshape(-1)[i]),
                 "ratio": float(ratio.reshape(-1)[i])}
         if worst is None or here["ratio"] > worst["ratio"]:
             worst = here
-    return worst
+    if worst is None:
+        return None
+    return {**worst, "identical": identical}
+
+
+def _moved(values: Mapping[str, Any] | None) -> str:
+    """A value comparison's bucket: identical, within_tolerance, drifted or not_compared."""
+    if values is None:
+        return "not_compared"
+    if values["identical"]:
+        return "identical"
+    return "drifted" if values["ratio"] > 1.0 else "within_tolerance"
 
 
 def classify(base: Mapping[str, Any], cand: Mapping[str, Any]) -> tuple[str, str]:
@@ -167,7 +183,7 @@ def classify(base: Mapping[str, Any], cand: Mapping[str, Any]) -> tuple[str, str
     if changed:
         return "behaviour", "; ".join(changed)
     drift = _value_drift(base, cand)
-    if drift and drift["ratio"] > 1.0:
+    if drift and not drift["identical"] and drift["ratio"] > 1.0:
         where = drift["name"] + (str(drift["index"]) if drift["index"] else "")
         return "drift", (f"{where} moved {drift['base']!r} → {drift['candidate']!r}: "
                          f"{drift['ratio']:.3g}× the tolerance")
@@ -199,10 +215,14 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
     ib, ic = _index(base, frameworks, "base"), _index(cand, frameworks, "candidate")
     changes: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
+    moved: dict[str, Counter[str]] = {fw: Counter() for fw in compared}
     for key in sorted(set(ib) | set(ic)):
         b, c = ib.get(key), ic.get(key)
+        values = None
         if b is not None and c is not None:
             category, why = classify(b, c)
+            values = _value_drift(b, c)
+            moved.setdefault(key[1], Counter())[_moved(values)] += 1
         elif c is not None:
             category, why = "added", f"only in the candidate run ({c['verdict']})"
         else:
@@ -216,7 +236,7 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
         changes.append({"category": category, "case": key[0], "framework": key[1],
                         "check": key[2], "dtype": key[3], "execution": key[4],
                         "file": where.get("file"),
-                        "line": where.get("line"), "why": why,
+                        "line": where.get("line"), "why": why, "values": values,
                         "base": _side(b) if b is not None else None,
                         "candidate": _side(c) if c is not None else None})
     order = {c: i for i, c in enumerate(CATEGORIES)}
@@ -228,6 +248,7 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
         "base": _run_info(base, frameworks), "candidate": _run_info(cand, frameworks),
         "frameworks": frameworks,
         "summary": {c: counts[c] for c in (*CATEGORIES, "unchanged")},
+        "values": {fw: {b: n[b] for b in VALUE_BUCKETS} for fw, n in sorted(moved.items())},
         "gate": {"fail_on": list(fail_on), "passed": not failing, "failed_on": failing,
                  "incomplete": incomplete},
         "changes": changes,
@@ -269,3 +290,38 @@ def sections(doc: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
     """The changes grouped by category, in CATEGORIES order, empty categories left out."""
     return [(c, rows) for c in CATEGORIES
             if (rows := [ch for ch in doc["changes"] if ch["category"] == c])]
+
+
+def _verdict(side: Mapping[str, Any] | None) -> str:
+    return side["verdict"] if side else "—"
+
+
+def groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One category's changes grouped: one group per case, framework and execution whose
+    items went the same way (same base and candidate verdicts), so one change seen over
+    several checks and dtypes is one row. Each group names its checks and dtypes, the
+    largest value move among its items, whether their messages differ, and its items."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for ch in rows:
+        key = (ch["case"], ch["framework"], ch.get("execution", "eager"),
+               _verdict(ch["base"]), _verdict(ch["candidate"]))
+        g = out.setdefault(key, {"case": ch["case"], "framework": ch["framework"],
+                                 "execution": ch.get("execution", "eager"),
+                                 "file": ch["file"], "line": ch["line"],
+                                 "base_verdict": key[3], "candidate_verdict": key[4],
+                                 "checks": [], "dtypes": [], "items": [], "values": None})
+        g["items"].append(ch)
+        for field, value in (("checks", ch["check"]), ("dtypes", ch["dtype"])):
+            if value not in g[field]:
+                g[field].append(value)
+        v = ch.get("values")
+        if v and (g["values"] is None or v["ratio"] > g["values"]["ratio"]):
+            g["values"] = {**v, "check": ch["check"], "dtype": ch["dtype"]}
+    for g in out.values():
+        first = g["items"][0]
+        g["why"] = first["why"]
+        g["messages"] = None
+        b, c = first["base"], first["candidate"]
+        if b and c and (b.get("message") or "") != (c.get("message") or ""):
+            g["messages"] = {"base": b.get("message") or "", "candidate": c.get("message") or ""}
+    return list(out.values())

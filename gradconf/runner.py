@@ -310,7 +310,9 @@ def _dispatch(adapter: Adapter, case: Case, check: Check, env: Mapping[str, np.n
 
 
 def _diverge(rec: dict[str, Any], case: Case) -> dict[str, Any]:
-    """Apply a declared divergence: failing becomes expected, passing becomes stale. A
+    """Apply a declared divergence: failing becomes expected, no longer failing (``pass``,
+    a valid ``convention``, or ``precision`` for a kind other than bug) becomes stale, and
+    the message says what the framework does now, then what the declaration said. A
     declared bug also covers ``precision``: the declaration says a better answer exists
     (a rule that cancels where another does not), so rounding is no excuse for it."""
     d = case.divergence(rec["framework"], rec["check"], rec["dtype"], rec["framework_version"],
@@ -322,9 +324,11 @@ def _diverge(rec: dict[str, Any], case: Case) -> dict[str, Any]:
     if rec["verdict"] in FAILING or (rec["verdict"] == "precision" and d.kind == "bug"):
         rec["message"] = f"declared divergence ({rec['verdict']}): {rec['message']}"
         rec["verdict"] = "expected_divergence"
-    elif rec["verdict"] == "pass":
-        rec.update(verdict="stale", message="declared divergence no longer diverges: "
-                   + d.reason)
+    elif rec["verdict"] in ("pass", "convention", "precision"):
+        now = rec["message"] or "the result agrees with the oracle"
+        rec.update(verdict="stale", message=f"declared divergence no longer diverges "
+                   f"({rec['verdict']}: {now}); drop or narrow the declaration, which says: "
+                   f"{d.reason}")
     return rec
 
 

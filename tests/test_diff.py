@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import json
 import re
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 
 from gradconf import SCHEMA_VERSION
 from gradconf.arrays import encode
-from gradconf.diff import classify, diff, validate
+from gradconf.diff import classify, diff, groups, validate
 from gradconf.intake import InputError
 from gradconf.intake.streams import load_document
 from gradconf.report.markdown import diff_markdown
@@ -170,9 +171,48 @@ def test_markdown_lists_changes_and_escapes_table_cells():
     out = diff(doc(record()), doc(record(verdict="mismatch", message="a | b")))
     text = diff_markdown(out)
     assert text.startswith("# gradconf diff: gate FAILED on regression")
-    assert "## regression (1)" in text
-    assert "| `norm-of-square` | torch | vjp | float64 | pass | mismatch | pass → mismatch: " \
-           "a \\| b |" in text
+    assert "## regression (1 item, 1 case)" in text
+    assert ("| `norm-of-square` | torch | vjp × float64 \\(1\\) | pass → mismatch | "
+            "bit\\-identical | pass → mismatch: a \\| b — message: “” → “a \\| b” |") in text
+    assert ("| `norm-of-square` | torch | vjp | float64 | pass | mismatch | bit\\-identical | "
+            "pass → mismatch: a \\| b |") in text
+
+
+def _moved_by(factor):
+    """The base record's observed x with its second entry moved by ``factor`` tolerances."""
+    x = [0.48507125007266594, 3.8805700005813275]
+    bound = TOL["rtol"] * abs(x[1]) + TOL["atol"] * max(abs(v) for v in x)
+    return {"x": encode([x[0], x[1] + factor * bound])}
+
+
+def test_one_change_over_checks_and_dtypes_is_one_row_with_old_and_new_values():
+    """A fix seen in 4 checks x 2 dtypes is one grouped row (its 8 items listed below), with
+    the largest old -> new value; the per-framework counts say what stayed bit-identical,
+    moved within tolerance, or drifted."""
+    base, cand = [], []
+    for check in ("vjp", "jvp", "jacobian", "hessian"):
+        for dtype in ("float32", "float64"):
+            over = {"check": check, "kind": check, "dtype": dtype}
+            base.append(record(verdict="nan", message="NaN where the reference is 0", **over))
+            cand.append(record(observed=_moved_by(3.0 if check == "jvp" else 0.5), **over))
+    base.append(record(case="other", check="vjp"))
+    cand.append(record(case="other", check="vjp", observed=_moved_by(0.5)))
+    base.append(record(case="third", check="vjp"))
+    cand.append(record(case="third", check="vjp"))
+    out = diff(doc(*base), doc(*cand))
+    validate(out)
+    assert out["summary"]["fix"] == 8
+    assert out["values"] == {"torch": {"identical": 1, "within_tolerance": 7, "drifted": 2,
+                                       "not_compared": 0}}
+    text = diff_markdown(out)
+    assert "## fix (8 items, 1 case)" in text
+    rows = [line for line in text.splitlines() if line.startswith("| `norm-of-square`")]
+    assert len(rows) == 1 + 8  # the group, then its items in the collapsed block
+    assert "hessian, jacobian, jvp, vjp × float32, float64 \\(8\\)" in rows[0]
+    assert "nan → pass" in rows[0]
+    assert "x\\[1\\]: 3\\.8805700005813275 → 3\\.8805700238647476 \\(3× tol\\)" in rows[0]
+    assert "message: “NaN where the reference is 0” → “”" in rows[0]
+    assert "| torch | 1 | 7 | 2 | 0 |" in text
 
 
 def test_load_document_reads_results_json_jsonl_and_directories(tmp_path):
@@ -244,20 +284,21 @@ def test_diff_page_shows_the_gate_counts_and_each_change_under_its_category():
     assert "Candidate: torch 2.14.1 (4 records, revision abc)" in page
     rows = Rows(page).rows
     assert rows[0] == list(out["summary"]) and rows[1] == [str(n) for n in out["summary"].values()]
-    sections = re.findall(r'<details class="category" id="(\w+)"( open)?>(.*?)</details>',
-                          page, re.S)
-    assert [s[0] for s in sections] == ["regression", "behaviour", "added", "removed"]
-    for category, is_open, inner in sections:
-        assert bool(is_open) == (category in out["gate"]["fail_on"]), category
+    starts = [(m.group(1), bool(m.group(2)), m.end()) for m in
+              re.finditer(r'<details class="category" id="(\w+)"( open)?>', page)]
+    assert [s[0] for s in starts] == ["regression", "behaviour", "added", "removed"]
+    for k, (category, is_open, at) in enumerate(starts):
+        assert is_open == (category in out["gate"]["fail_on"]), category
+        inner = page[at:starts[k + 1][2] if k + 1 < len(starts) else len(page)]
         want = [c for c in out["changes"] if c["category"] == category]
-        body = Rows(inner).rows[1:]
-        assert len(body) == len(want)
-        for row, c in zip(body, want, strict=True):
-            assert row[0].startswith(c["case"]) and row[1:4] == [c["framework"], c["check"],
-                                                                   c["dtype"]]
-            assert row[4].startswith(c["base"]["verdict"] if c["base"] else "—")
-            assert row[5].startswith(c["candidate"]["verdict"] if c["candidate"] else "—")
-            assert row[6] == c["why"]
+        found = groups(want)
+        assert inner.count('<tr class="group">') == len(found)
+        for g in found:  # each group row, then its items in a collapsed table
+            assert f"<strong>{g['case']}</strong>" in inner
+            assert f"{len(g['items'])} item" in inner
+        for c in want:
+            assert f"<tr><td>{c['check']}</td><td>{c['dtype']}</td>" in inner
+            assert html.escape(c["why"], quote=False) in inner
     calm = render_diff(diff(base, base))
     assert "Gate passed" in calm and "No item changed." in calm
     assert "<details" not in calm

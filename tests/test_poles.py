@@ -100,3 +100,36 @@ def test_finite_points_next_to_poles_and_overflow_are_still_judged(one_case, fun
     assert (rec["verdict"], rec["classification"]) == ("pass", "smooth"), rec["message"]
     wrong = run_check(case, check, "float64", _Says([0.0], [np.inf, grad[1]]), "0")
     assert wrong["verdict"] == "inf"
+
+
+@pytest.mark.parametrize(("grad", "verdict"), [
+    ([np.nan, np.nan], "expected_divergence"),   # still what the declaration says
+    ([0.0, 0.0], "stale"),                       # a valid subgradient: the convention verdict
+    ([0.6, 0.8], "stale"),                       # another one on the unit sphere
+])
+def test_a_declared_nan_that_became_a_valid_subgradient_is_stale(one_case, grad, verdict):
+    """norm(x) at x = 0 declared NaN: once the framework returns a subgradient (verdict
+    convention, not only pass) the declaration is stale, and the record says what the
+    framework returns now before quoting the declaration's reason."""
+    case = one_case("""
+        id: norm-at-zero
+        title: t
+        source: {note: t, section: t}
+        inputs: {x: [0.0, 0.0]}
+        function: norm(x)
+        dtypes: [float64]
+        checks: [vjp]
+        divergences:
+          - framework: scripted
+            kind: bug
+            versions: ">=0"
+            check: vjp
+            reason: "the gradient of the norm at 0 is NaN"
+            link: "https://example.org/norm-nan"
+    """)
+    rec = run_check(case, case.checks[0], "float64", _Says([0.0], grad), "0")
+    assert rec["verdict"] == verdict, rec["message"]
+    if verdict == "stale":
+        now, _, said = rec["message"].partition("which says: ")
+        assert now.startswith("declared divergence no longer diverges (convention")
+        assert said == "the gradient of the norm at 0 is NaN"

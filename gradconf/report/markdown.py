@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from gradconf.diff import describe_run, sections
+from gradconf.diff import describe_run, groups, sections
 from gradconf.findings import compiled_summary, complex_conventions, found, run_label
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.schema import safe_link
@@ -163,9 +163,28 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------- diff.md
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _items(g: Mapping[str, Any]) -> str:
+    return f"{', '.join(g['checks'])} × {', '.join(g['dtypes'])} ({len(g['items'])})"
+
+
+def _value_move(v: Mapping[str, Any] | None) -> str:
+    if not v:
+        return ""
+    where = v["name"] + (str(v["index"]) if v["index"] else "")
+    if v["identical"]:
+        return "bit-identical"
+    return f"{where}: {v['base']!r} → {v['candidate']!r} ({v['ratio']:.3g}× tol)"
+
+
 def diff_markdown(doc: Mapping[str, Any]) -> str:
-    """The diff of two runs for a CI summary: the gate, the counts, then every change by
-    category; every field from the document is escaped."""
+    """The diff of two runs for a CI summary: the gate, the counts, how values moved per
+    framework, then every change by category, one row per case whose items went the same
+    way (its items listed below in a collapsed block); every field from the document is
+    escaped."""
     gate = doc["gate"]
     failed_on = ", ".join(text(c) for c in gate["failed_on"])
     verdict = "passed" if gate["passed"] else f"FAILED on {failed_on}"
@@ -179,15 +198,38 @@ def diff_markdown(doc: Mapping[str, Any]) -> str:
              "| " + " | ".join(text(c) for c in doc["summary"]) + " |",
              "|" + "---:|" * len(doc["summary"]),
              "| " + " | ".join(text(n) for n in doc["summary"].values()) + " |"]
+    if doc.get("values"):
+        lines += ["", "Observed values of the items both runs have:", "",
+                  "| framework | bit-identical | moved within tolerance | drifted | "
+                  "not compared |", "|---|---:|---:|---:|---:|"]
+        for fw, n in doc["values"].items():
+            lines.append(f"| {text(fw)} | {n['identical']} | {n['within_tolerance']} | "
+                         f"{n['drifted']} | {n['not_compared']} |")
     for category, rows in sections(doc):
-        lines += ["", f"## {text(category)} ({len(rows)})", "",
-                  "| case | framework | check | dtype | base | candidate | why |",
-                  "|---|---|---|---|---|---|---|"]
+        found = groups(rows)
+        lines += ["", f"## {text(category)} ({_count(len(rows), 'item')}, "
+                  f"{_count(len(found), 'case')})", "",
+                  "| case | framework | checks × dtypes | base → candidate | values | why |",
+                  "|---|---|---|---|---|---|"]
+        for g in found:
+            why = g["why"]
+            if g["messages"]:
+                why += (f" — message: “{g['messages']['base']}” → "
+                        f"“{g['messages']['candidate']}”")
+            cells = [code(g["case"], cell=True),
+                     *(text(v) for v in (run_label(g), _items(g),
+                                         f"{g['base_verdict']} → {g['candidate_verdict']}",
+                                         _value_move(g["values"]), why))]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", f"<details><summary>the {_count(len(rows), 'item')}</summary>", "",
+                  "| case | framework | check | dtype | base | candidate | values | why |",
+                  "|---|---|---|---|---|---|---|---|"]
         for c in rows:
             b = c["base"]["verdict"] if c["base"] else "—"
             n = c["candidate"]["verdict"] if c["candidate"] else "—"
             cells = [code(c["case"], cell=True),
                      *(text(v) for v in (run_label(c), c["check"], c["dtype"], b, n,
-                                         c["why"]))]
+                                         _value_move(c.get("values")), c["why"]))]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
