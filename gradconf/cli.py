@@ -83,15 +83,34 @@ def _check(args: argparse.Namespace) -> int:
     return FAILED if result.errors else OK
 
 
+def _ack_file(given: str | None) -> Path | None:
+    """The acknowledgements file: the one named (which must exist), none for '', else
+    gate/acknowledged.yaml when there is one."""
+    from gradconf.acks import DEFAULT_FILE
+
+    if given == "":
+        return None
+    if given is None:
+        return DEFAULT_FILE if DEFAULT_FILE.is_file() else None
+    if not Path(given).is_file():
+        raise InputError("--ack", f"no acknowledgements file {given!r}",
+                         "name a YAML file, or '' for none")
+    return Path(given)
+
+
 def _diff(args: argparse.Namespace) -> int:
+    from gradconf.acks import load as load_acks
     from gradconf.diff import diff, validate
     from gradconf.intake.streams import load_document
     from gradconf.report.html import render_diff
     from gradconf.report.markdown import diff_markdown
 
+    ack_path = _ack_file(args.ack)
+    acks = load_acks(ack_path) if ack_path else []
     base, cand = load_document(Path(args.base)), load_document(Path(args.candidate))
     doc = diff(base, cand, _names(args.framework) or None,
-               [c.strip() for c in args.fail_on.split(",") if c.strip()])
+               [c.strip() for c in args.fail_on.split(",") if c.strip()],
+               acks=acks, ack_file=str(ack_path) if ack_path else None)
     validate(doc)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -104,8 +123,13 @@ def _diff(args: argparse.Namespace) -> int:
     gate = doc["gate"]
     for reason in gate["incomplete"]:
         print(f"  incomplete: {reason}")
+    for a in gate["acknowledgements"]["expired"]:
+        print(f"  expired acknowledgement: {a['file']}:{a['line']}: {a['category']} until "
+              f"{a['expires']}: {a['reason']}")
+    for a in gate["acknowledgements"]["stale"]:
+        print(f"  stale acknowledgement (matches no change): {a['file']}:{a['line']}")
     for change in doc["changes"]:
-        if change["category"] in gate["fail_on"]:
+        if change["category"] in gate["fail_on"] and not change["acknowledged"]:
             print(f"  {change['category']}: {change['file']}:{change['line']}: "
                   f"{change['case']} [{change['framework']}-{change['check']}-"
                   f"{change['dtype']}]: {change['why']}")
@@ -176,6 +200,10 @@ def parser() -> argparse.ArgumentParser:
                           "none); an incomplete run always fails it")
     dif.add_argument("--out", default="reports/diff", help="where diff.json, diff.md and "
                                                             "diff.html go")
+    dif.add_argument("--ack", default=None, metavar="FILE",
+                     help="acknowledged changes (YAML; see gradconf/acks.py): a change an "
+                          "entry covers does not fail the gate, an expired entry does "
+                          "(default: gate/acknowledged.yaml if present; '' for none)")
     dif.set_defaults(func=_diff)
     bug = command("bugs", "print the Markdown table of the framework bugs the cases declare "
                           "(kind: bug), with versions and links")

@@ -25,6 +25,7 @@ results documents; no framework is imported.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -34,13 +35,14 @@ import jsonschema
 import numpy as np
 
 from gradconf import SCHEMA_VERSION
+from gradconf import acks as acks_module
 from gradconf.arrays import decode
 from gradconf.compare import entry_bound
 from gradconf.intake import InputError
-from gradconf.kinds import FAILING
+from gradconf.kinds import DIFF_CATEGORIES, FAILING
 from gradconf.results import load_schema
 
-CATEGORIES = ("regression", "fix", "behaviour", "drift", "added", "removed")
+CATEGORIES = DIFF_CATEGORIES
 DEFAULT_FAIL_ON = ("regression", "behaviour", "removed")
 # how the observed values of a matched item moved (see _moved)
 VALUE_BUCKETS = ("identical", "within_tolerance", "drifted", "not_compared")
@@ -195,8 +197,14 @@ def classify(base: Mapping[str, Any], cand: Mapping[str, Any]) -> tuple[str, str
 
 def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
          frameworks: Iterable[str] | None = None,
-         fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> dict[str, Any]:
-    """The diff document of two results documents (optionally for some frameworks only)."""
+         fail_on: Iterable[str] = DEFAULT_FAIL_ON,
+         acks: list[acks_module.Ack] | None = None, ack_file: str | None = None,
+         today: dt.date | None = None) -> dict[str, Any]:
+    """The diff document of two results documents (optionally for some frameworks only).
+
+    ``acks`` (from ``ack_file``) acknowledge changes: one an entry covers does not fail
+    the gate; an entry that has expired by ``today`` (default: the date now, UTC) fails it.
+    """
     fail_on = tuple(fail_on)
     unknown = sorted(set(fail_on) - set(CATEGORIES))
     if unknown:
@@ -242,7 +250,12 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
     order = {c: i for i, c in enumerate(CATEGORIES)}
     changes.sort(key=lambda ch: (order[ch["category"]], ch["file"] or "", ch["case"],
                                  ch["framework"], ch["execution"], ch["check"], ch["dtype"]))
-    failing = [c for c in fail_on if counts[c]] + (["incomplete"] if incomplete else [])
+    today = today or dt.datetime.now(dt.UTC).date()
+    reviewed = acks_module.apply(changes, acks or [], today)
+    failing = [c for c in fail_on
+               if any(ch["category"] == c and not ch["acknowledged"] for ch in changes)]
+    failing += (["incomplete"] if incomplete else []) + (
+        ["expired_acknowledgement"] if reviewed["expired"] else [])
     return {
         "schema_version": SCHEMA_VERSION,
         "base": _run_info(base, frameworks), "candidate": _run_info(cand, frameworks),
@@ -250,7 +263,10 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
         "summary": {c: counts[c] for c in (*CATEGORIES, "unchanged")},
         "values": {fw: {b: n[b] for b in VALUE_BUCKETS} for fw, n in sorted(moved.items())},
         "gate": {"fail_on": list(fail_on), "passed": not failing, "failed_on": failing,
-                 "incomplete": incomplete},
+                 "incomplete": incomplete,
+                 "acknowledged": sum(1 for ch in changes if ch["acknowledged"]),
+                 "acknowledgements": {"file": ack_file, "date": today.isoformat(),
+                                      "entries": len(acks or []), **reviewed}},
         "changes": changes,
     }
 
@@ -303,10 +319,13 @@ def groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     largest value move among its items, whether their messages differ, and its items."""
     out: dict[tuple, dict[str, Any]] = {}
     for ch in rows:
+        ack = ch.get("acknowledged")
         key = (ch["case"], ch["framework"], ch.get("execution", "eager"),
-               _verdict(ch["base"]), _verdict(ch["candidate"]))
+               _verdict(ch["base"]), _verdict(ch["candidate"]),
+               (ack["file"], ack["line"]) if ack else None)
         g = out.setdefault(key, {"case": ch["case"], "framework": ch["framework"],
                                  "execution": ch.get("execution", "eager"),
+                                 "acknowledged": ack,
                                  "file": ch["file"], "line": ch["line"],
                                  "base_verdict": key[3], "candidate_verdict": key[4],
                                  "checks": [], "dtypes": [], "items": [], "values": None})

@@ -53,3 +53,6 @@ PROBE_KINDS: dict[str, str] = {
     "integer_input": "an integer-dtype input marked for differentiation",
     "grad_before_pass": "the stored gradient of a tracked input before any reverse pass",
 }
+
+# What a diff of two runs calls each change (gradconf.diff), in report order.
+DIFF_CATEGORIES = ("regression", "fix", "behaviour", "drift", "added", "removed")

@@ -180,6 +180,22 @@ def _value_move(v: Mapping[str, Any] | None) -> str:
     return f"{where}: {v['base']!r} → {v['candidate']!r} ({v['ratio']:.3g}× tol)"
 
 
+def _acknowledgements(acks: Mapping[str, Any] | None, covered: int) -> list[str]:
+    """What the acknowledgements file did: changes covered, stale and expired entries."""
+    if not acks or not acks["entries"]:
+        return []
+    out = ["", f"## acknowledgements ({acks['entries']} entries)", "",
+           f"{covered} change(s) acknowledged by {code(acks['file'] or '')} on "
+           f"{text(acks['date'])}."]
+    for label, entries in (("expired, fails the gate", acks["expired"]),
+                           ("stale, matches no change", acks["stale"])):
+        for a in entries:
+            out.append(f"- {code(a['file'] + ':' + str(a['line']))} {text(label)}: "
+                       f"{text(a['category'])} "
+                       f"until {text(a['expires'])}: {text(a['reason'])}")
+    return out
+
+
 def diff_markdown(doc: Mapping[str, Any]) -> str:
     """The diff of two runs for a CI summary: the gate, the counts, how values moved per
     framework, then every change by category, one row per case whose items went the same
@@ -205,6 +221,8 @@ def diff_markdown(doc: Mapping[str, Any]) -> str:
         for fw, n in doc["values"].items():
             lines.append(f"| {text(fw)} | {n['identical']} | {n['within_tolerance']} | "
                          f"{n['drifted']} | {n['not_compared']} |")
+    lines += _acknowledgements(doc["gate"].get("acknowledgements"),
+                               doc["gate"].get("acknowledged", 0))
     for category, rows in sections(doc):
         found = groups(rows)
         lines += ["", f"## {text(category)} ({_count(len(rows), 'item')}, "
@@ -213,6 +231,10 @@ def diff_markdown(doc: Mapping[str, Any]) -> str:
                   "|---|---|---|---|---|---|"]
         for g in found:
             why = g["why"]
+            if g["acknowledged"]:
+                a = g["acknowledged"]
+                why = (f"acknowledged until {a['expires']} ({a['file']}:{a['line']}: "
+                       f"{a['reason']}) — {why}")
             if g["messages"]:
                 why += (f" — message: “{g['messages']['base']}” → "
                         f"“{g['messages']['candidate']}”")
