@@ -260,6 +260,7 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
         "schema_version": SCHEMA_VERSION,
         "base": _run_info(base, frameworks), "candidate": _run_info(cand, frameworks),
         "frameworks": frameworks,
+        "environment": environment_changes(base, cand, compared),
         "summary": {c: counts[c] for c in (*CATEGORIES, "unchanged")},
         "values": {fw: {b: n[b] for b in VALUE_BUCKETS} for fw, n in sorted(moved.items())},
         "gate": {"fail_on": list(fail_on), "passed": not failing, "failed_on": failing,
@@ -269,6 +270,42 @@ def diff(base: Mapping[str, Any], cand: Mapping[str, Any],
                                       "entries": len(acks or []), **reviewed}},
         "changes": changes,
     }
+
+
+ENVIRONMENT_FIELDS = ("python", "numpy", "platform", "gradconf", "cases_digest")
+
+
+def _build(version: str | None) -> tuple[str | None, str]:
+    """A framework version and its build variant: ``2.13.0+cpu`` is (2.13.0, +cpu); a
+    version without a local part is the index's default build."""
+    if not version:
+        return version, ""
+    public, _, local = version.partition("+")
+    return public, f"+{local}" if local else ""
+
+
+def environment_changes(base: Mapping[str, Any], cand: Mapping[str, Any],
+                        frameworks: list[str]) -> list[dict[str, Any]]:
+    """Per compared framework, what differs between the two runs' environments besides
+    the framework's version: Python, NumPy, platform, gradconf, the cases run (their
+    digest), and the framework's build variant (``+cpu`` against a CUDA build)."""
+    out: list[dict[str, Any]] = []
+    for fw in frameworks:
+        sides = []
+        for doc in (base, cand):
+            run = (doc.get("runs") or {}).get(fw) or {}
+            env = run.get("environment") or doc.get("environment") or {}
+            sides.append((env, (env.get("frameworks") or {}).get(fw)))
+        (eb, vb), (ec, vc) = sides
+        for name in ENVIRONMENT_FIELDS:
+            if eb.get(name) != ec.get(name) and (eb.get(name) or ec.get(name)):
+                out.append({"framework": fw, "field": name, "base": eb.get(name),
+                            "candidate": ec.get(name)})
+        bb, bc = _build(vb)[1], _build(vc)[1]
+        if vb and vc and bb != bc:
+            out.append({"framework": fw, "field": "build", "base": bb or "default",
+                        "candidate": bc or "default"})
+    return out
 
 
 def _run_info(doc: Mapping[str, Any], frameworks: list[str] | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from gradconf.adapter import Adapter
-from gradconf.results import JsonlWriter, environment
+from gradconf.results import JsonlWriter, cases_digest, environment
 from gradconf.runner import EXECUTIONS, invalid_record
 from gradconf.watchdog import Watchdog, read_reason
 
@@ -73,11 +73,14 @@ class RecordWriter:
         self.manifest_written = False
         self.collection_errors: set[str] = set()
 
-    def _open(self) -> JsonlWriter:
+    def _open(self, ids: list[str] | None = None) -> JsonlWriter:
         if self.writer is None:
             adapter = self.adapter_for(self.config)
             path = Path(self.config.getoption("results_dir")) / f"{adapter.name}.jsonl"
-            env = environment(adapter.name, adapter.version(), Path(self.config.rootpath))
+            root = Path(self.config.rootpath)
+            env = environment(adapter.name, adapter.version(), root)
+            if ids:  # which cases the run has: a diff checks both sides ran the same
+                env["cases_digest"] = cases_digest(root, (n.partition("::")[0] for n in ids))
             self.writer = JsonlWriter(path, env)
         return self.writer
 
@@ -85,7 +88,7 @@ class RecordWriter:
         ids = [n for n in nodeids if _is_case_node(n)]
         if ids and not self.manifest_written:
             self.manifest_written = True
-            self._open().manifest(ids)
+            self._open(ids).manifest(ids)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Without xdist: the manifest of the items this process collected."""

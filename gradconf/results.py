@@ -9,6 +9,7 @@ venv) into ``results.json``, validated against ``gradconf/schema/results.schema.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import platform
 import subprocess
@@ -39,6 +40,18 @@ def environment(framework: str | None = None, framework_version: str | None = No
     if framework:
         env["frameworks"][framework] = framework_version
     return env
+
+
+def cases_digest(root: Path, files: Iterable[str]) -> str | None:
+    """A digest of the case files a run collected (their paths under ``root`` and bytes):
+    two runs with one digest ran the same cases. None when a file cannot be read."""
+    h = hashlib.sha256()
+    try:
+        for name in sorted(set(files)):
+            h.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
+    except OSError:
+        return None
+    return h.hexdigest()[:16]
 
 
 def git_revision(root: Path) -> str | None:

@@ -304,3 +304,27 @@ def test_diff_page_shows_the_gate_counts_and_each_change_under_its_category():
     calm = render_diff(diff(base, base))
     assert "Gate passed" in calm and "No item changed." in calm
     assert "<details" not in calm
+
+
+def test_the_diff_says_what_else_differs_between_the_runs():
+    """Python, NumPy, the cases run and the framework's build variant (a CPU baseline
+    against the index's default CUDA build) are named per framework; the version itself is
+    in the run line."""
+    base, cand = doc(record()), doc(record(), version="2.14.1")
+    base["runs"]["torch"]["environment"] = {"python": "3.11.7", "numpy": "2.4.6",
+                                            "cases_digest": "aaaa",
+                                            "frameworks": {"torch": "2.13.0+cpu"}}
+    cand["runs"]["torch"]["environment"] = {"python": "3.12.12", "numpy": "2.4.6",
+                                            "cases_digest": "bbbb",
+                                            "frameworks": {"torch": "2.14.1"}}
+    out = diff(base, cand)
+    validate(out)
+    assert out["environment"] == [
+        {"framework": "torch", "field": "python", "base": "3.11.7", "candidate": "3.12.12"},
+        {"framework": "torch", "field": "cases_digest", "base": "aaaa", "candidate": "bbbb"},
+        {"framework": "torch", "field": "build", "base": "+cpu", "candidate": "default"}]
+    text = diff_markdown(out)
+    assert "- `torch` python: 3\\.11\\.7 → 3\\.12\\.12" in text
+    assert "- `torch` build: \\+cpu → default" in text
+    assert "the cases run: aaaa → bbbb" in text
+    assert diff(base, base)["environment"] == []

@@ -246,7 +246,8 @@ def assert_inert(md: str, headings: list[str], ours: tuple[str, ...] = ()) -> No
             width = None
             assert not cell_pipes(outside_code(line)), line
             assert not line or re.match(r"#|- `|None\.$|\d+ records; |Base: |Observed values "
-                                        r"of the items both runs have:$|<details><summary>the "
+                                        r"of the items both runs have:$|What else differs "
+                                        r"between the runs:$|<details><summary>the "
                                         r"\d+ items?</summary>$|</details>$", line), line
         elif width is None:
             width = cell_pipes(line)  # a table's header row

@@ -25,7 +25,15 @@ import pytest
 from gradconf import SCHEMA_VERSION
 from gradconf.arrays import decode, encode
 from gradconf.compare import compare, tolerance_for
-from gradconf.results import JsonlWriter, merge, read_jsonl, schema, validate, write_results
+from gradconf.results import (
+    JsonlWriter,
+    cases_digest,
+    merge,
+    read_jsonl,
+    schema,
+    validate,
+    write_results,
+)
 from gradconf.runner import invalid_record
 from helpers import CASES
 
@@ -458,6 +466,9 @@ def test_torch_run_on_one_case_file_gives_a_valid_results_json(tmp_path: Path) -
     records = doc["records"]
     assert records and doc["summary"]["total"] == len(records)
     assert set(doc["environment"]["frameworks"]) == {"torch"}
+    # the cases the run had: the digest of its one file, and the run keeps its environment
+    want = cases_digest(tmp_path, ["column-jacobian.yaml"])
+    assert want and doc["runs"]["torch"]["environment"]["cases_digest"] == want
     assert {r["framework"] for r in records} == {"torch"}
     assert {r["file"] for r in records} == {"column-jacobian.yaml"}
     assert {r["case"] for r in records} == {"cube-matmul-row-weights",

@@ -188,7 +188,8 @@ def run_status(stream: Stream) -> dict[str, Any]:
             "collected": None if stream.manifest is None else len(stream.manifest),
             "finished": len(stream.records), "missing": missing[:MAX_LISTED],
             "missing_count": len(missing), "incomplete": incomplete,
-            "problems": stream.problems[:MAX_LISTED]}
+            "problems": stream.problems[:MAX_LISTED],
+            "environment": stream.environment or None}
 
 
 def absent_run(framework: str, where: Path) -> dict[str, Any]:

@@ -196,6 +196,7 @@ def render_diff(doc: Mapping[str, Any]) -> str:
 
     return _env().get_template("diff.html.j2").render(
         gate=doc["gate"], summary=doc["summary"], values=doc.get("values"),
+        environment=doc.get("environment"),
         acks=doc["gate"].get("acknowledgements"), acknowledged=doc["gate"].get("acknowledged"),
         sections=[(c, rows, groups(rows)) for c, rows in sections(doc)], colours=COLOURS,
         runs={"base": describe_run(doc["base"]), "candidate": describe_run(doc["candidate"])})

@@ -214,6 +214,12 @@ def diff_markdown(doc: Mapping[str, Any]) -> str:
              "| " + " | ".join(text(c) for c in doc["summary"]) + " |",
              "|" + "---:|" * len(doc["summary"]),
              "| " + " | ".join(text(n) for n in doc["summary"].values()) + " |"]
+    if doc.get("environment"):
+        lines += ["", "What else differs between the runs:", ""]
+        for e in doc["environment"]:
+            what = "the cases run" if e["field"] == "cases_digest" else e["field"]
+            lines.append(f"- {code(e['framework'])} {text(what)}: {text(e['base'])} → "
+                         f"{text(e['candidate'])}")
     if doc.get("values"):
         lines += ["", "Observed values of the items both runs have:", "",
                   "| framework | bit-identical | moved within tolerance | drifted | "
