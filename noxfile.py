@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import time
 from pathlib import Path
@@ -62,8 +63,10 @@ def _install(session: nox.Session, framework: str, *extras: str) -> None:
     _mark(session, "installed")
 
 
-def _run_cases(session: nox.Session, framework: str, results: Path, *args: str) -> None:
-    """All case files on one framework, streaming to ``results/<framework>.jsonl``."""
+def _run_cases(session: nox.Session, framework: str, results: Path, *args: str,
+               python: str | None = None) -> None:
+    """All case files on one framework, streaming to ``results/<framework>.jsonl``; with
+    ``python``, pytest runs on that interpreter (a virtualenv outside the session's)."""
     (results / f"{framework}.jsonl").unlink(missing_ok=True)
     # references computed by one framework's session are read back by the others
     # (content-addressed: an edited case or oracle misses its old entries)
@@ -71,10 +74,12 @@ def _run_cases(session: nox.Session, framework: str, results: Path, *args: str) 
                                                or str(REFERENCES.resolve()))
     workers = "auto" if (os.cpu_count() or 1) > 1 else "1"  # xdist isolates crashes
     _mark(session, "cases")
+    pytest = [python, "-m", "pytest"] if python else ["pytest"]
     session.run(
-        "pytest", "cases", "--framework", framework, "--results-dir", str(results),
+        *pytest, "cases", "--framework", framework, "--results-dir", str(results),
         "-n", workers, "--dist", "loadfile", "-p", "no:cacheprovider", "-q", *args,
         success_codes=[0, 1, 2],  # failures and interruptions still reach the report
+        external=bool(python),
     )
     _mark(session, "end")
 
@@ -105,23 +110,44 @@ def report(session: nox.Session) -> None:
 @nox.session(default=False)
 @nox.parametrize("framework", list(FRAMEWORKS))
 def upgrade(session: nox.Session, framework: str) -> None:
-    """Gate an upgrade: the cases at the version after -- (e.g. torch==2.14.1), diffed."""
-    if not session.posargs:
-        session.error(f"name the candidate after --, e.g. nox -s \"upgrade(framework="
-                      f"'{framework}')\" -- {framework}==<version>")
+    """Gate an upgrade: the cases at the candidate named after --, diffed with the baseline.
+
+    After -- come the requirements (``jax==0.12.0.1 jaxlib==0.12.0.1``, a renamed package
+    such as ``tf-nightly-cpu``) and options for the diff (``--fail-on``, ``--out``,
+    ``--ack``); ``--python 3.12`` (or a path) names the interpreter, otherwise the first
+    the candidate installs on is used: the session's own version, then the newest.
+    """
+    session.install("-e", ".")  # the engine, for picking the interpreter and the diff
+    from gradconf import upgrade as plan
+
+    try:
+        requirements, diff_options, forced = plan.split_args(session.posargs)
+        here = tuple(int(x) for x in platform.python_version_tuple()[:2])
+        version, python = (plan.resolve_python(forced) if forced else
+                           plan.pick(requirements, (here[0], here[1])))
+    except plan.UsageError as exc:
+        session.error(f"{exc} (e.g. nox -s \"upgrade(framework='{framework}')\" -- "
+                      f"{framework}==<version> --fail-on regression)")
     base = RESULTS / f"{framework}.jsonl"
     if not base.exists():
         session.error(f"no baseline {base}: run nox -s \"conformance(framework='{framework}')"
                       f"\" first")
-    # the candidate replaces the pinned version: install the engine without the pin
-    session.install("-e", ".", *session.posargs)
+    session.log(f"the candidate runs on Python {version[0]}.{version[1]} ({python})")
+    venv = Path(".nox") / f"upgrade-{framework}-py{version[0]}{version[1]}"
+    if not (venv / "bin" / "python").exists():
+        session.run(python, "-m", "venv", str(venv), external=True)
+    py = str((venv / "bin" / "python").resolve())
+    # the candidate replaces the pinned version: the engine without the pin, then it
+    session.run(py, "-m", "pip", "install", "-q", "-e", ".", *requirements, external=True)
     if framework in PLUGINS:
-        session.install("-e", PLUGINS[framework], *session.posargs)
+        session.run(py, "-m", "pip", "install", "-q", "-e", PLUGINS[framework], *requirements,
+                    external=True)
     out = RESULTS / "upgrade" / framework
     _run_cases(session, framework, out, f"--junitxml={out}/junit-{framework}.xml",
-               "--execution", "eager,compiled", "--compiled-subset", COMPILED[framework])
+               "--execution", "eager,compiled", "--compiled-subset", COMPILED[framework],
+               python=py)
     session.run("python", "-m", "gradconf", "diff", str(base), str(out), "--framework",
-                framework, "--out", str(out))
+                framework, "--out", str(out), *diff_options)
 
 
 @nox.session
