@@ -1,4 +1,4 @@
-"""Command line: ``python -m gradconf report``, ``check`` and ``diff``.
+"""Command line: ``python -m gradconf report``, ``check``, ``diff``, ``merge`` and more.
 
 Exit codes, the same for every command: 0 clean; 1 failures found (a failing record with
 ``report --strict``, an incomplete run, a case file that does not load, a failed gate);
@@ -138,6 +138,22 @@ def _diff(args: argparse.Namespace) -> int:
     return OK if gate["passed"] else FAILED
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from gradconf.results import merge, write_results
+    from gradconf.sharding import join
+
+    out = Path(args.out)
+    written, problems = join([Path(p) for p in args.inputs], out)
+    doc = merge(written)
+    write_results(doc, out / "results.json")
+    for problem in problems:
+        _say(problem)
+    print(f"gradconf merge: {doc['summary']['total']} records of {len(written)} framework(s) "
+          f"into {out / 'results.json'} (and {', '.join(p.name for p in written)})")
+    incomplete = any(run["incomplete"] or run["problems"] for run in doc["runs"].values())
+    return FAILED if problems or incomplete else OK
+
+
 def _bugs(args: argparse.Namespace) -> int:
     from gradconf.findings import declared_markdown
     from gradconf.intake.limits import from_env
@@ -205,6 +221,16 @@ def parser() -> argparse.ArgumentParser:
                           "entry covers does not fail the gate, an expired entry does "
                           "(default: gate/acknowledged.yaml if present; '' for none)")
     dif.set_defaults(func=_diff)
+    mrg = command("merge", "join the shard streams of sharded runs (pytest --shard K/N) "
+                           "into one stream per framework and results.json",
+                  description="Each input is a stream or a directory of streams; every part "
+                              "1..N of each framework must be there once. Exit 1 when one "
+                              "is missing, repeated or unfinished (what is there is still "
+                              "written, and reads as an incomplete run).")
+    mrg.add_argument("inputs", nargs="+")
+    mrg.add_argument("--out", default="reports", help="where the joined <framework>.jsonl "
+                                                       "and results.json go")
+    mrg.set_defaults(func=_merge)
     bug = command("bugs", "print the Markdown table of the framework bugs the cases declare "
                           "(kind: bug), with versions and links")
     bug.add_argument("paths", nargs="*", default=["cases"])

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from gradconf import sharding
 from gradconf.adapter import Adapter, installed, load_adapter
 from gradconf.allocator import hold_freed_memory
 from gradconf.arrays import json_safe
@@ -64,6 +65,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "derivative checks of the first case (in file order) that brings an op "
                          "not yet met, at its first dtype, so every op's derivatives are "
                          "compiled once at a fraction of the cost (default all)")
+    group.addoption("--shard", default=None, metavar="K/N",
+                    help="run the K-th of N parts of the items, whole cases balanced by "
+                         "--shard-durations (gradconf/sharding.py); join the parts' streams "
+                         "with python -m gradconf merge")
+    group.addoption("--shard-durations", default=None, metavar="PATH",
+                    help="an earlier run (results.json, a stream, or a directory of them) "
+                         "whose item times balance the shards (default: equal weights)")
     group.addoption("--limit", action="append", default=[], metavar="NAME=VALUE",
                     help="raise or lower a load limit for case files (repeatable; names and "
                          "defaults in cases/README.md)")
@@ -145,6 +153,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _refuse_duplicates(config, items)
     if config.getoption("compiled_subset") == "ops":
         items[:] = compiled_subset(items)
+    if config.getoption("shard"):
+        _shard(config, items)
+
+
+def _shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the items of this shard (--shard K/N); the others are deselected."""
+    try:
+        k, n = sharding.parse(config.getoption("shard"))
+        given = config.getoption("shard_durations")
+        seconds = sharding.durations(Path(given)) if given else {}
+    except InputError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    part = sharding.assign((item.nodeid for item in items), n, seconds)
+    kept = [item for item in items if part[item.nodeid] == k]
+    config.hook.pytest_deselected(items=[item for item in items if part[item.nodeid] != k])
+    items[:] = kept
 
 
 # the checks whose derivative code a compiler generates: reverse, forward, second and

@@ -81,6 +81,8 @@ class RecordWriter:
             env = environment(adapter.name, adapter.version(), root)
             if ids:  # which cases the run has: a diff checks both sides ran the same
                 env["cases_digest"] = cases_digest(root, (n.partition("::")[0] for n in ids))
+            if self.config.getoption("shard", None):  # one part: gradconf merge joins them
+                env["shard"] = str(self.config.getoption("shard"))
             self.writer = JsonlWriter(path, env)
         return self.writer
 
