@@ -15,6 +15,7 @@ import platform
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -107,6 +108,19 @@ def report(session: nox.Session) -> None:
                 "--strict", *expect)
 
 
+def _upgrade_planner() -> Any:
+    """gradconf/upgrade.py (standard library only), loaded into nox's own interpreter."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gradconf_upgrade",
+                                                  Path(__file__).parent / "gradconf" /
+                                                  "upgrade.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @nox.session(default=False)
 @nox.parametrize("framework", list(FRAMEWORKS))
 def upgrade(session: nox.Session, framework: str) -> None:
@@ -117,9 +131,8 @@ def upgrade(session: nox.Session, framework: str) -> None:
     ``--ack``); ``--python 3.12`` (or a path) names the interpreter, otherwise the first
     the candidate installs on is used: the session's own version, then the newest.
     """
-    session.install("-e", ".")  # the engine, for picking the interpreter and the diff
-    from gradconf import upgrade as plan
-
+    session.install("-e", ".")  # the engine, for the diff
+    plan = _upgrade_planner()
     try:
         requirements, diff_options, forced = plan.split_args(session.posargs)
         here = tuple(int(x) for x in platform.python_version_tuple()[:2])
