@@ -149,11 +149,11 @@ def upgrade(session: nox.Session, framework: str) -> None:
     venv = Path(".nox") / f"upgrade-{framework}-py{version[0]}{version[1]}"
     if not (venv / "bin" / "python").exists():
         session.run(python, "-m", "venv", str(venv), external=True)
-    py = str((venv / "bin" / "python").resolve())
+    py = str((venv / "bin" / "python").absolute())  # not resolved: that is the base Python
     # the candidate replaces the pinned version: the engine without the pin, then it
     session.run(py, "-m", "pip", "install", "-q", "-e", ".", *requirements, external=True)
-    if framework in PLUGINS:
-        session.run(py, "-m", "pip", "install", "-q", "-e", PLUGINS[framework], *requirements,
+    if framework in PLUGINS:  # the plug-in pins its framework: the candidate replaces it
+        session.run(py, "-m", "pip", "install", "-q", "--no-deps", "-e", PLUGINS[framework],
                     external=True)
     out = RESULTS / "upgrade" / framework
     _run_cases(session, framework, out, f"--junitxml={out}/junit-{framework}.xml",

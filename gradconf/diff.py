@@ -36,7 +36,7 @@ import numpy as np
 
 from gradconf import SCHEMA_VERSION
 from gradconf import acks as acks_module
-from gradconf.arrays import decode
+from gradconf.arrays import decode, json_number
 from gradconf.compare import entry_bound
 from gradconf.intake import InputError
 from gradconf.kinds import DIFF_CATEGORIES, FAILING
@@ -140,16 +140,21 @@ def _value_drift(base: Mapping[str, Any], cand: Mapping[str, Any]) -> dict[str, 
             continue
         old, new = decode(a), decode(b)
         identical = identical and old.tobytes() == new.tobytes()
-        both = np.isfinite(old) & np.isfinite(new)
-        if not both.any():
+        if old.size == 0:
             continue
+        both = np.isfinite(old) & np.isfinite(new)
         bound = entry_bound(old, tol)
-        with np.errstate(invalid="ignore"):  # inf - inf where neither side is finite
+        big = np.finfo(np.float64).max  # JSON has no inf: the largest float stands for it
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: neither is finite
             delta = np.where(both, np.abs(new - old), 0.0)
-        ratio = np.minimum(delta / bound, np.finfo(np.float64).max)  # JSON has no inf
+            ratio = np.minimum(delta / bound, big)
+        # an entry that became or stopped being finite (0.5 -> NaN) moved the most
+        same = np.where(np.isnan(old), np.isnan(new), old == new)
+        ratio = np.where(~both & ~same, big, ratio)
         i = int(np.argmax(ratio))
         here = {"name": name, "index": [int(j) for j in np.unravel_index(i, old.shape)],
-                "base": float(old.reshape(-1)[i]), "candidate": float(new.reshape(-1)[i]),
+                "base": json_number(float(old.reshape(-1)[i])),
+                "candidate": json_number(float(new.reshape(-1)[i])),
                 "ratio": float(ratio.reshape(-1)[i])}
         if worst is None or here["ratio"] > worst["ratio"]:
             worst = here

@@ -328,3 +328,16 @@ def test_the_diff_says_what_else_differs_between_the_runs():
     assert "- `torch` build: \\+cpu → default" in text
     assert "the cases run: aaaa → bbbb" in text
     assert diff(base, base)["environment"] == []
+
+
+def test_a_value_that_became_nan_is_the_move_shown_and_the_document_stays_json():
+    base = record(verdict="pass")
+    cand = record(verdict="nan", message="NaN where the reference is finite",
+                  observed={"x": encode([0.48507125007266594, float("nan")])})
+    out = diff(doc(base), doc(cand))
+    validate(out)  # strict JSON: the NaN is written as the schema spells it
+    (change,) = out["changes"]
+    assert change["values"]["index"] == [1]
+    assert (change["values"]["base"], change["values"]["candidate"]) == (3.8805700005813275,
+                                                                         "NaN")
+    assert "x\\[1\\]: 3\\.8805700005813275 → NaN |" in diff_markdown(out)

@@ -26,6 +26,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from gradconf.diff import describe_run, groups, sections
 from gradconf.findings import compiled_summary, complex_conventions, found, run_label
 from gradconf.kinds import FAILING, VERDICTS
@@ -177,7 +179,9 @@ def _value_move(v: Mapping[str, Any] | None) -> str:
     where = v["name"] + (str(v["index"]) if v["index"] else "")
     if v["identical"]:
         return "bit-identical"
-    return f"{where}: {v['base']!r} → {v['candidate']!r} ({v['ratio']:.3g}× tol)"
+    moved = "" if isinstance(v["base"], str) or isinstance(v["candidate"], str) or \
+        v["ratio"] >= np.finfo(np.float64).max else f" ({v['ratio']:.3g}× tol)"
+    return f"{where}: {v['base']!r} → {v['candidate']!r}{moved}".replace("'", "")
 
 
 def _acknowledgements(acks: Mapping[str, Any] | None, covered: int) -> list[str]:
