@@ -350,6 +350,20 @@ def sections(doc: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
             if (rows := [ch for ch in doc["changes"] if ch["category"] == c])]
 
 
+def describe_move(v: Mapping[str, Any] | None) -> str:
+    """A change's value move in words: ``x[1]: 0.5 → 0.75 (3× tol)``, ``bit-identical``,
+    or nothing when no value was compared; no size when a side is not finite."""
+    if not v:
+        return ""
+    if v["identical"]:
+        return "bit-identical"
+    where = v["name"] + (str(v["index"]) if v["index"] else "")
+    finite = not isinstance(v["base"], str) and not isinstance(v["candidate"], str) and \
+        v["ratio"] < np.finfo(np.float64).max
+    size = f" ({v['ratio']:.3g}× tol)" if finite else ""
+    return f"{where}: {v['base']} → {v['candidate']}{size}"
+
+
 def _verdict(side: Mapping[str, Any] | None) -> str:
     return side["verdict"] if side else "—"
 

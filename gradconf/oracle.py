@@ -274,12 +274,12 @@ class Oracle:
         def along(make: Callable[[np.ndarray], Steps]) -> list[Any]:
             return drive_many((make(_unit(n, i)) for i in range(n)), self.f_stack,
                               self._width(1))
-        central = along(lambda d: directional_steps(self.x0, [d], center))
+        nan = np.full(np.shape(center), np.nan)  # no level of a stencil in the domain
+        central = [(nan, nan) if v is None else (v, e)
+                   for v, e in along(lambda d: directional_steps(self.x0, [d], center))]
         if not self.nonsmooth:
             cols: list[Column] = []
             for value, err in central:
-                if value is None:
-                    value = err = np.full(np.shape(center), np.nan)
                 kind, value, err = self._at_center(
                     np.where(np.isfinite(value), SMOOTH, UNDEFINED), value, err)
                 cols.append((value, err, kind, value, value))
@@ -291,8 +291,6 @@ class Oracle:
                                            offset(self.x0, -1e-9 * d)]))
         cols = []
         for i, (value, err) in enumerate(central):
-            if value is None:
-                value = err = np.full(np.shape(center), np.nan)
             with np.errstate(all="ignore"):  # inf - inf near float64's range: no jump measured
                 jump = np.abs(near[i][0] - near[i][1])
             value, err, kind, lo, hi = classify(value, err, right[i], left[i], center, jump)

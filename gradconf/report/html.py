@@ -192,11 +192,11 @@ def render(doc: dict[str, Any]) -> str:
 def render_diff(doc: Mapping[str, Any]) -> str:
     """The HTML page of a diff document (``gradconf diff``): the gate, the counts, then
     every change by category, the gating categories open."""
-    from gradconf.diff import describe_run, groups, sections
+    from gradconf.diff import describe_move, describe_run, groups, sections
 
     return _env().get_template("diff.html.j2").render(
         gate=doc["gate"], summary=doc["summary"], values=doc.get("values"),
-        environment=doc.get("environment"),
+        environment=doc.get("environment"), describe_move=describe_move,
         acks=doc["gate"].get("acknowledgements"), acknowledged=doc["gate"].get("acknowledged"),
         sections=[(c, rows, groups(rows)) for c, rows in sections(doc)], colours=COLOURS,
         runs={"base": describe_run(doc["base"]), "candidate": describe_run(doc["candidate"])})

@@ -26,9 +26,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
-from gradconf.diff import describe_run, groups, sections
+from gradconf.diff import describe_move, describe_run, groups, sections
 from gradconf.findings import compiled_summary, complex_conventions, found, run_label
 from gradconf.kinds import FAILING, VERDICTS
 from gradconf.schema import safe_link
@@ -173,17 +171,6 @@ def _items(g: Mapping[str, Any]) -> str:
     return f"{', '.join(g['checks'])} × {', '.join(g['dtypes'])} ({len(g['items'])})"
 
 
-def _value_move(v: Mapping[str, Any] | None) -> str:
-    if not v:
-        return ""
-    where = v["name"] + (str(v["index"]) if v["index"] else "")
-    if v["identical"]:
-        return "bit-identical"
-    moved = "" if isinstance(v["base"], str) or isinstance(v["candidate"], str) or \
-        v["ratio"] >= np.finfo(np.float64).max else f" ({v['ratio']:.3g}× tol)"
-    return f"{where}: {v['base']!r} → {v['candidate']!r}{moved}".replace("'", "")
-
-
 def _acknowledgements(acks: Mapping[str, Any] | None, covered: int) -> list[str]:
     """What the acknowledgements file did: changes covered, stale and expired entries."""
     if not acks or not acks["entries"]:
@@ -251,7 +238,7 @@ def diff_markdown(doc: Mapping[str, Any]) -> str:
             cells = [code(g["case"], cell=True),
                      *(text(v) for v in (run_label(g), _items(g),
                                          f"{g['base_verdict']} → {g['candidate_verdict']}",
-                                         _value_move(g["values"]), why))]
+                                         describe_move(g["values"]), why))]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", f"<details><summary>the {_count(len(rows), 'item')}</summary>", "",
                   "| case | framework | check | dtype | base | candidate | values | why |",
@@ -261,7 +248,7 @@ def diff_markdown(doc: Mapping[str, Any]) -> str:
             n = c["candidate"]["verdict"] if c["candidate"] else "—"
             cells = [code(c["case"], cell=True),
                      *(text(v) for v in (run_label(c), c["check"], c["dtype"], b, n,
-                                         _value_move(c.get("values")), c["why"]))]
+                                         describe_move(c.get("values")), c["why"]))]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
