@@ -72,7 +72,8 @@ def base_record(case: Case, check_id: str, kind: str, dtype: str, adapter: Adapt
                 framework_version: str, execution: str = "eager") -> dict[str, Any]:
     """The fields every record has, before a verdict."""
     return {"case": case.id, "title": case.title, "file": case.file, "line": case.line,
-            "source": dict(case.source), "framework": adapter.name,
+            "source": dict(case.source), "ops": sorted(case.program.ops_used()),
+            "framework": adapter.name,
             "framework_version": framework_version, "check": check_id, "kind": kind,
             "dtype": dtype, "execution": execution, **_empty_result()}
 
