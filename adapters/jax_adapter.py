@@ -31,6 +31,7 @@ import numpy as np
 from gradconf.adapter import Adapter
 from gradconf.expr import Node, Program, evaluate
 from gradconf_adapters.jax_lowering import LOWERING
+from gradconf_adapters.jax_reproducer import TEMPLATES
 
 Env = Mapping[str, np.ndarray]
 Fn = Callable[..., jax.Array]
@@ -108,6 +109,7 @@ class JaxAdapter(Adapter):
 
     name = "jax"
     lowering = LOWERING
+    reproducer_templates = TEMPLATES
     complex_gradient = "wirtinger"  # checked by tests/test_complex.py
     error_patterns = ERRORS
     warning_patterns = WARNINGS

@@ -40,6 +40,7 @@ import tensorflow as tf
 from gradconf.adapter import Adapter, Unsupported
 from gradconf.expr import Node, Program, evaluate
 from gradconf_adapters.tf_lowering import LOWERING
+from gradconf_adapters.tf_reproducer import TEMPLATES
 
 Env = Mapping[str, np.ndarray]
 ZERO = tf.UnconnectedGradients.ZERO
@@ -151,6 +152,7 @@ class TensorflowAdapter(Adapter):
     name = "tensorflow"
     compiler = "tf.function(jit_compile=True) (XLA)"
     lowering = LOWERING
+    reproducer_templates = TEMPLATES
     complex_gradient = "conjugate_wirtinger"  # checked by tests/test_complex.py
     error_patterns = ERRORS
     warning_patterns = WARNINGS

@@ -43,6 +43,7 @@ import torch.func
 from gradconf.adapter import Adapter, Unsupported
 from gradconf.expr import Node, Program, evaluate
 from gradconf_adapters.torch_lowering import LOWERING
+from gradconf_adapters.torch_reproducer import TEMPLATES
 
 Env = Mapping[str, np.ndarray]
 
@@ -153,6 +154,7 @@ class TorchAdapter(Adapter):
     error_patterns = ERRORS
     warning_patterns = WARNINGS
     probe_module = "gradconf_adapters.torch_probes"
+    reproducer_templates = TEMPLATES
 
     def __init__(self) -> None:
         # torch emits some warnings once per process (TORCH_WARN_ONCE); every check must see

@@ -72,6 +72,20 @@ def unsupported_reason(fn: Callable[..., Any]) -> str | None:
 
 
 @dataclass(frozen=True)
+class ReproducerTemplates:
+    """How an adapter writes a standalone reproducer script (``gradconf.reproducer``) in its
+    framework's public API: the function comes from the lowering table's own source, these
+    say the rest. Templates are :class:`string.Template` text; see ``adapters/README.md``."""
+
+    lowering: str                     # the lowering package, e.g. "gradconf_adapters.torch_lowering"
+    header: str                       # import lines (and settings) every script starts with
+    array: str                        # an input from ``$values`` (a literal) at ``$dtype``
+    show: str                         # an expression in ``r``: the result as Python numbers
+    checks: Mapping[str, str]         # check kind (jacobian_rev, ...) -> code setting ``result``
+    compiled: Mapping[str, str] = field(default_factory=dict)  # the same, compiled
+
+
+@dataclass(frozen=True)
 class ErrorInfo:
     """A framework exception in neutral terms, with the raw type and message kept."""
 
@@ -132,6 +146,9 @@ class Adapter:
     compiled_fresh_after_error: ClassVar[bool] = False
     # How the check methods run: "eager", or "compiled" (see :meth:`compiled`).
     execution: str = "eager"
+    # How to write a standalone script reproducing a record that did not pass; None: no
+    # reproducer (the record is the same without it).
+    reproducer_templates: ClassVar[ReproducerTemplates | None] = None
 
     def compiled(self) -> Adapter:
         """This adapter in compiled execution: a shallow copy whose ``execution`` is

@@ -31,6 +31,7 @@ from gradconf.isolation import Lost, isolated
 from gradconf.judge import judge
 from gradconf.kinds import FAILING
 from gradconf.probes import judge_probe
+from gradconf.reproducer import attach
 
 
 @contextmanager
@@ -162,7 +163,7 @@ def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapte
                 eager is None) else {"identical": False, "eager_raised": False, "max_abs": None,
                                      "entries": None, "message": "only the compiled function "
                                      "raised or could not run: eager runs it"}
-        return _diverge(rec, case)
+        return attach(_diverge(rec, case), case.program, check, adapter, env, vectors)
     t1 = time.perf_counter()
     differs = _repeat_differs(call, observed, repeat, adapter)
     if compiled:
@@ -186,7 +187,7 @@ def _run_check(rec: dict[str, Any], case: Case, check: Check, dtype: str, adapte
         rec["repeat_max_diff"] = json_number(differs[0])
         if rec["verdict"] == "pass":
             rec.update(verdict="nondeterministic", message=differs[1])
-    return _diverge(rec, case)
+    return attach(_diverge(rec, case), case.program, check, adapter, env, vectors)
 
 
 def _normalise_complex(rec: dict[str, Any], check: Check, observed: dict[str, Any],

@@ -21,6 +21,7 @@ import numpy as np
 from gradconf.adapter import Adapter, Unsupported
 from gradconf.expr import Program, evaluate
 from gradconf_autograd.lowering import LOWERING
+from gradconf_autograd.reproducer import TEMPLATES
 
 Env = Mapping[str, np.ndarray]
 Fn = Callable[..., Any]
@@ -75,6 +76,7 @@ class AutogradAdapter(Adapter):
     error_patterns = ERRORS
     warning_patterns = WARNINGS
     probe_module = "gradconf_autograd.probes"
+    reproducer_templates = TEMPLATES
 
     def version(self) -> str:
         """The installed autograd distribution's version (autograd has no ``__version__``)."""
