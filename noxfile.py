@@ -37,6 +37,11 @@ PLUGINS = {"autograd": "./adapters/autograd"}
 # framework on 2 cores), each op's derivatives on torch, whose inductor builds C++ for every
 # graph (about 2 s a check: some 4 hours for all of them); autograd has no compiler.
 COMPILED = {"torch": "ops", "jax": "all", "tensorflow": "all", "autograd": "ops"}
+# The gate's run: every check eagerly, the first cases of each op compiled, each computed
+# once. The committed baselines hold this run of the pinned versions; `gate`, `upgrade`, the
+# CI workflow and the test sessions run it, so each can be diffed with them item for item.
+GATE_RUN = ("--repeat", "1", "--execution", "eager,compiled", "--compiled-subset", "ops")
+BASELINES = Path("baselines")
 # frameworks whose conformance session started in this nox invocation: the report must
 # find a stream of each, or the run is incomplete (an install that failed leaves none)
 STARTED: list[str] = []
@@ -108,6 +113,33 @@ def report(session: nox.Session) -> None:
                 "--strict", *expect)
 
 
+@nox.session(default=False)
+@nox.parametrize("framework", list(FRAMEWORKS))
+def baseline(session: nox.Session, framework: str) -> None:
+    """Write baselines/<framework>-<version>.json.gz from the gate's run of the pinned version.
+
+    Commit it with the case files it ran (their digest is in it)."""
+    _install(session, framework)
+    out = RESULTS / "baseline"
+    _run_cases(session, framework, out, *GATE_RUN)
+    session.run("python", "-m", "gradconf", "baseline", str(out / f"{framework}.jsonl"),
+                "--framework", framework, "--out", str(BASELINES))
+
+
+@nox.session(default=False)
+@nox.parametrize("framework", list(FRAMEWORKS))
+def gate(session: nox.Session, framework: str) -> None:
+    """Gate the pinned version: its gate's run diffed with its committed baseline.
+
+    Fails when the gate does. After -- come the diff's options (--fail-on, --ack)."""
+    _install(session, framework)
+    out = RESULTS / "gate"
+    _run_cases(session, framework, out, *GATE_RUN)
+    session.run("python", "-m", "gradconf", "gate", str(out / f"{framework}.jsonl"),
+                "--baselines", str(BASELINES), "--framework", framework,
+                "--out", str(out / f"diff-{framework}"), *session.posargs)
+
+
 def _upgrade_planner() -> Any:
     """gradconf/upgrade.py (standard library only), loaded into nox's own interpreter."""
     import importlib.util
@@ -124,28 +156,29 @@ def _upgrade_planner() -> Any:
 @nox.session(default=False)
 @nox.parametrize("framework", list(FRAMEWORKS))
 def upgrade(session: nox.Session, framework: str) -> None:
-    """Gate an upgrade: the cases at the candidate named after --, diffed with the baseline.
+    """Gate an upgrade: the candidate named after -- against the pinned version's baseline.
 
     After -- come the requirements (``jax==0.12.0.1 jaxlib==0.12.0.1``, a renamed package
     such as ``tf-nightly-cpu``) and options for the diff (``--fail-on``, ``--out``,
     ``--ack``); ``--python 3.12`` (or a path) names the interpreter, otherwise the first
-    the candidate installs on is used: the session's own version, then the newest.
+    the candidate installs on is used: the session's own version, then the newest;
+    ``--base PATH`` compares with another run than the committed baseline.
     """
     session.install("-e", ".")  # the engine, for the diff
     plan = _upgrade_planner()
     try:
-        requirements, diff_options, forced = plan.split_args(session.posargs)
+        requirements, diff_options, forced, base = plan.split_args(session.posargs)
+        base = Path(base) if base else plan.committed_baseline(framework, BASELINES)
         here = tuple(int(x) for x in platform.python_version_tuple()[:2])
         version, python = (plan.resolve_python(forced) if forced else
                            plan.pick(requirements, (here[0], here[1])))
     except plan.UsageError as exc:
         session.error(f"{exc} (e.g. nox -s \"upgrade(framework='{framework}')\" -- "
                       f"{framework}==<version> --fail-on regression)")
-    base = RESULTS / f"{framework}.jsonl"
     if not base.exists():
-        session.error(f"no baseline {base}: run nox -s \"conformance(framework='{framework}')"
-                      f"\" first")
-    session.log(f"the candidate runs on Python {version[0]}.{version[1]} ({python})")
+        session.error(f"no base run {base}")
+    session.log(f"the candidate runs on Python {version[0]}.{version[1]} ({python}); "
+                f"compared with {base}")
     venv = Path(".nox") / f"upgrade-{framework}-py{version[0]}{version[1]}"
     if not (venv / "bin" / "python").exists():
         session.run(python, "-m", "venv", str(venv), external=True)
@@ -157,8 +190,7 @@ def upgrade(session: nox.Session, framework: str) -> None:
                     external=True)
     out = RESULTS / "upgrade" / framework
     _run_cases(session, framework, out, f"--junitxml={out}/junit-{framework}.xml",
-               "--execution", "eager,compiled", "--compiled-subset", COMPILED[framework],
-               python=py)
+               *GATE_RUN, python=py)
     session.run("python", "-m", "gradconf", "diff", str(base), str(out), "--framework",
                 framework, "--out", str(out), *diff_options)
 
@@ -182,8 +214,7 @@ def tests(session: nox.Session, framework: str) -> None:
     # each check computed once here (conformance computes it twice to catch nondeterminism),
     # and compiled only for the cases that first bring each op (conformance compiles every
     # check): the corpus on four frameworks must fit the CI budget
-    _run_cases(session, framework, E2E, "--repeat", "1", "--execution", "eager,compiled",
-               "--compiled-subset", "ops")
+    _run_cases(session, framework, E2E, *GATE_RUN)
 
 
 @nox.session

@@ -1,4 +1,5 @@
-"""Command line: ``python -m gradconf report``, ``check``, ``diff``, ``merge`` and more.
+"""Command line: ``python -m gradconf report``, ``check``, ``diff``, ``gate``, ``baseline``,
+``merge`` and more.
 
 Exit codes, the same for every command: 0 clean; 1 failures found (a failing record with
 ``report --strict``, an incomplete run, a case file that does not load, a failed gate);
@@ -25,7 +26,7 @@ OK, FAILED, USAGE, INTERNAL = 0, 1, 2, 3
 EXIT_CODES = """exit codes:
   0  clean
   1  failures found: a failing record (report --strict), an incomplete run (report,
-     diff), a case file that does not load (check), a failed gate (diff)
+     diff), a case file that does not load (check), a failed gate (diff, gate)
   2  usage or input error: a bad argument, a missing path, a stream or results document
      that cannot be trusted (corrupt, torn in the middle, another schema version)
   3  gradconf itself failed (a bug; GRADCONF_DEBUG=1 shows the traceback)"""
@@ -99,15 +100,31 @@ def _ack_file(given: str | None) -> Path | None:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from gradconf.intake.streams import load_document
+
+    base, cand = load_document(Path(args.base)), load_document(Path(args.candidate))
+    return _gate_run(base, cand, args)
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from gradconf.baseline import base_for
+    from gradconf.intake.streams import load_document
+
+    cand = load_document(Path(args.run))
+    base = base_for(cand, Path(args.baselines), _names(args.framework) or None)
+    return _gate_run(base, cand, args)
+
+
+def _gate_run(base: dict[str, Any], cand: dict[str, Any], args: argparse.Namespace) -> int:
+    """Diff ``cand`` against ``base``, write diff.json/.md/.html, print the gating changes
+    as located lines; the gate's exit code."""
     from gradconf.acks import load as load_acks
     from gradconf.diff import diff, validate
-    from gradconf.intake.streams import load_document
     from gradconf.report.html import render_diff
     from gradconf.report.markdown import diff_markdown
 
     ack_path = _ack_file(args.ack)
     acks = load_acks(ack_path) if ack_path else []
-    base, cand = load_document(Path(args.base)), load_document(Path(args.candidate))
     doc = diff(base, cand, _names(args.framework) or None,
                [c.strip() for c in args.fail_on.split(",") if c.strip()],
                acks=acks, ack_file=str(ack_path) if ack_path else None)
@@ -120,6 +137,9 @@ def _diff(args: argparse.Namespace) -> int:
     (out / "diff.html").write_text(render_diff(doc), encoding="utf-8")
     counts = ", ".join(f"{n} {c}" for c, n in doc["summary"].items() if n)
     print(f"gradconf diff: {counts}")
+    for change in doc.get("environment") or []:
+        print(f"  {change['framework']}: {change['field']} {change['base']} → "
+              f"{change['candidate']}")
     gate = doc["gate"]
     for reason in gate["incomplete"]:
         print(f"  incomplete: {reason}")
@@ -130,12 +150,29 @@ def _diff(args: argparse.Namespace) -> int:
         print(f"  stale acknowledgement (matches no change): {a['file']}:{a['line']}")
     for change in doc["changes"]:
         if change["category"] in gate["fail_on"] and not change["acknowledged"]:
+            tag = "" if change["execution"] == "eager" else f"{change['execution']}-"
             print(f"  {change['category']}: {change['file']}:{change['line']}: "
-                  f"{change['case']} [{change['framework']}-{change['check']}-"
+                  f"{change['case']} [{change['framework']}-{tag}{change['check']}-"
                   f"{change['dtype']}]: {change['why']}")
     print(f"gradconf diff: wrote {out / 'diff.json'}, {out / 'diff.md'}, {out / 'diff.html'}; gate "
           + ("passed" if gate["passed"] else f"FAILED on {', '.join(gate['failed_on'])}"))
     return OK if gate["passed"] else FAILED
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from gradconf.baseline import write
+    from gradconf.intake.streams import load_document
+
+    doc = load_document(Path(args.run))
+    wanted = _names(args.framework) or sorted(doc["runs"])
+    if not wanted:
+        raise InputError(args.run, "holds no framework's run")
+    for fw in wanted:
+        path = write(doc, fw, Path(args.out))
+        n = sum(1 for r in doc["records"] if r["framework"] == fw)
+        print(f"gradconf baseline: {n} records of {fw} → {path} "
+              f"({path.stat().st_size / 1e6:.1f} MB)")
+    return OK
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -173,6 +210,22 @@ def _ops(args: argparse.Namespace) -> int:
     return OK
 
 
+def _gate_options(cmd: argparse.ArgumentParser) -> None:
+    """The options ``diff`` and ``gate`` share."""
+    cmd.add_argument("--framework", action="append", default=[],
+                     help="compare this framework only (repeatable)")
+    cmd.add_argument("--fail-on", default="regression,behaviour,removed",
+                     help="comma-separated categories that fail the gate: regression, fix, "
+                          "behaviour, drift, added, removed (default: %(default)s; '' for "
+                          "none); an incomplete run always fails it")
+    cmd.add_argument("--out", default="reports/diff", help="where diff.json, diff.md and "
+                                                            "diff.html go")
+    cmd.add_argument("--ack", default=None, metavar="FILE",
+                     help="acknowledged changes (YAML; see gradconf/acks.py): a change an "
+                          "entry covers does not fail the gate, an expired entry does "
+                          "(default: gate/acknowledged.yaml if present; '' for none)")
+
+
 def _names(values: Sequence[str]) -> list[str]:
     """Repeated and comma-separated names, in order, once each."""
     return list(dict.fromkeys(n.strip() for v in values for n in v.split(",") if n.strip()))
@@ -208,19 +261,28 @@ def parser() -> argparse.ArgumentParser:
                               "*.jsonl stream, or a directory of streams).")
     dif.add_argument("base")
     dif.add_argument("candidate")
-    dif.add_argument("--framework", action="append", default=[],
-                     help="compare this framework only (repeatable)")
-    dif.add_argument("--fail-on", default="regression,behaviour,removed",
-                     help="comma-separated categories that fail the gate: regression, fix, "
-                          "behaviour, drift, added, removed (default: %(default)s; '' for "
-                          "none); an incomplete run always fails it")
-    dif.add_argument("--out", default="reports/diff", help="where diff.json, diff.md and "
-                                                            "diff.html go")
-    dif.add_argument("--ack", default=None, metavar="FILE",
-                     help="acknowledged changes (YAML; see gradconf/acks.py): a change an "
-                          "entry covers does not fail the gate, an expired entry does "
-                          "(default: gate/acknowledged.yaml if present; '' for none)")
+    _gate_options(dif)
     dif.set_defaults(func=_diff)
+    gat = command("gate", "gate a run against the committed baselines of the versions it ran; "
+                          "exit 1 when the gate fails",
+                  description="Compare a run (results.json, a *.jsonl stream or a directory "
+                              "of streams) with baselines/<framework>-<version>.json.gz of "
+                              "each framework and version it ran; both must have run the "
+                              "same case files. Exit 2 when a baseline is missing or ran "
+                              "other cases.")
+    gat.add_argument("run", nargs="?", default="reports")
+    gat.add_argument("--baselines", default="baselines", help="the directory of baselines")
+    _gate_options(gat)
+    gat.set_defaults(func=_gate)
+    bas = command("baseline", "write baselines/<framework>-<version>.json.gz from a whole run",
+                  description="A committed baseline is one framework's records (values, "
+                              "verdicts, messages, warnings; no tracebacks) of one version, "
+                              "with the digest of the case files it ran.")
+    bas.add_argument("run", nargs="?", default="reports")
+    bas.add_argument("--framework", action="append", default=[],
+                     help="this framework only (repeatable; default: every one in the run)")
+    bas.add_argument("--out", default="baselines", help="where the baselines go")
+    bas.set_defaults(func=_baseline)
     mrg = command("merge", "join the shard streams of sharded runs (pytest --shard K/N) "
                            "into one stream per framework and results.json",
                   description="Each input is a stream or a directory of streams; every part "

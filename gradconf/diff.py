@@ -7,7 +7,9 @@ only one side has, falls in one category:
     the base run was not failing and the candidate is (``pass`` → ``mismatch``, …).
 ``fix``
     the base run was failing and the candidate is not; ``expected_divergence`` → ``stale``
-    is a fix too (the framework now does what the case expects: drop the declaration).
+    is a fix too (the framework now does what the case expects: drop the declaration), and
+    so is ``expected_divergence`` → ``pass`` / ``convention`` / ``precision`` (the
+    declaration's versions end before the candidate, and it no longer diverges).
 ``behaviour``
     neither side failing, or both, but the outcome differs: another verdict
     (``pass`` → ``convention``, ``mismatch`` → ``error``), or, for the same verdict, another
@@ -48,6 +50,9 @@ DEFAULT_FAIL_ON = ("regression", "behaviour", "removed")
 VALUE_BUCKETS = ("identical", "within_tolerance", "drifted", "not_compared")
 
 Key = tuple[str, str, str, str, str]
+# what a declared divergence's item may become when the framework fixes it and the
+# declaration's version range ends before the candidate: a fix, not a change of behaviour
+GONE = frozenset({"pass", "convention", "precision"})
 
 
 # ----------------------------------------------------------------------------- indexing
@@ -179,6 +184,9 @@ def classify(base: Mapping[str, Any], cand: Mapping[str, Any]) -> tuple[str, str
     if vb == "expected_divergence" and vc == "stale":
         return "fix", ("the declared divergence no longer diverges: the framework now does "
                        "what the case expects (remove the declaration)")
+    if vb == "expected_divergence" and vc in GONE:
+        return "fix", (f"the declared divergence is gone: {vc} at the candidate's version, "
+                       "which the declaration does not cover")
     if not fb and fc:
         return "regression", f"{vb} → {vc}: {cand.get('message') or ''}".rstrip(": ")
     if fb and not fc:

@@ -20,20 +20,23 @@ from pathlib import Path
 SUPPORTED = ((3, 11), (3, 12), (3, 13))  # the engine's own requires-python: >=3.11
 # options of `gradconf diff` the upgrade session passes on, and its own --python
 DIFF_OPTIONS = ("--fail-on", "--out", "--ack")
-OWN_OPTIONS = ("--python",)
+OWN_OPTIONS = ("--python", "--base")
 
 
 class UsageError(ValueError):
     """Arguments the upgrade session cannot use; the message says what to write."""
 
 
-def split_args(args: Sequence[str]) -> tuple[list[str], list[str], str | None]:
+def split_args(args: Sequence[str]
+               ) -> tuple[list[str], list[str], str | None, str | None]:
     """The requirements to install, the options for ``gradconf diff`` (``--fail-on X``,
-    ``--out DIR``, ``--ack FILE``, also as ``--opt=X``), and ``--python`` (a version such
-    as 3.12 or an interpreter's path) from the arguments after ``--``."""
+    ``--out DIR``, ``--ack FILE``, also as ``--opt=X``), ``--python`` (a version such
+    as 3.12 or an interpreter's path) and ``--base`` (the run to compare with) from the
+    arguments after ``--``."""
     requirements: list[str] = []
     diff_options: list[str] = []
     python: str | None = None
+    base: str | None = None
     rest = list(args)
     while rest:
         arg = rest.pop(0)
@@ -45,6 +48,8 @@ def split_args(args: Sequence[str]) -> tuple[list[str], list[str], str | None]:
                 value = rest.pop(0)
             if name == "--python":
                 python = value
+            elif name == "--base":
+                base = value
             else:
                 diff_options += [name, value]
         elif arg.startswith("-"):
@@ -54,7 +59,20 @@ def split_args(args: Sequence[str]) -> tuple[list[str], list[str], str | None]:
             requirements.append(arg)
     if not requirements:
         raise UsageError("name the candidate after --, e.g. torch==2.14.1")
-    return requirements, diff_options, python
+    return requirements, diff_options, python, base
+
+
+def committed_baseline(framework: str, directory: Path) -> Path:
+    """The committed baseline an upgrade of ``framework`` is compared with: the one file
+    ``<framework>-<version>.json.gz`` in ``directory`` (that of the pinned version)."""
+    found = sorted(p for p in directory.glob(f"{framework}-*.json.gz")
+                   if re.fullmatch(rf"{re.escape(framework)}-\d[^/]*\.json\.gz", p.name))
+    if len(found) != 1:
+        have = ", ".join(p.name for p in found) or "none"
+        raise UsageError(f"no single committed baseline of {framework} in {directory}/ "
+                         f"(found: {have}); make one with nox -s \"baseline(framework="
+                         f"'{framework}')\" or name the run to compare with: --base PATH")
+    return found[0]
 
 
 def _version(python: str) -> tuple[int, int] | None:

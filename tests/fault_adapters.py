@@ -53,6 +53,18 @@ class UpgradedTorch(TorchAdapter):
         return {n: (g * (1 + EPSILON)).astype(g.dtype) for n, g in out.items()}
 
 
+class BrokenBuildTorch(TorchAdapter):
+    """A broken build of the pinned PyTorch, as ``gradconf gate`` sees it: same name and
+    version (so the committed baseline of that version is the one it is gated against),
+    every reverse-mode gradient off by a relative EPSILON."""
+
+    def vjp(self, prog: Program, env: Mapping[str, np.ndarray], wrt: tuple[str, ...],
+            cotangent: np.ndarray) -> dict[str, np.ndarray]:
+        """The true vjp, off by a relative EPSILON in every entry."""
+        out = super().vjp(prog, env, wrt, cotangent)
+        return {n: (g * (1 + EPSILON)).astype(g.dtype) for n, g in out.items()}
+
+
 class SwallowsErrors(TorchAdapter):
     """PyTorch whose second backward pass silently succeeds (as if it retained the graph)."""
 

@@ -163,3 +163,19 @@ def test_verdicts_agree_with_the_classification(doc):
                 and not any(f": {what} " in r["message"] for what in ("dtype", "shape"))):
             bad.append(f"{r['nodeid']}: {verdict} where the function is not finite")
     assert not bad, "\n".join(bad[:20])
+
+
+def test_the_test_runs_pass_the_gate_against_the_committed_baselines(tmp_path):
+    """The test sessions run the gate's run of the pinned versions (noxfile GATE_RUN), so
+    ``gradconf gate`` over their streams is ``nox -s gate`` on this clone: each framework's
+    committed baseline is found by the version that ran, made from the same case files,
+    and nothing has changed."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "gradconf", "gate", str(E2E), "--baselines",
+                           str(Path(__file__).parent.parent / "baselines"),
+                           "--out", str(tmp_path)], capture_output=True, text=True,
+                          timeout=600, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "gate passed" in proc.stdout

@@ -3,6 +3,7 @@ requirements and diff options, and the interpreter a candidate installs on."""
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -11,16 +12,29 @@ import pytest
 from gradconf import upgrade as plan
 
 
-@pytest.mark.parametrize(("args", "reqs", "diff", "python"), [
-    (["torch==2.14.1"], ["torch==2.14.1"], [], None),
+@pytest.mark.parametrize(("args", "reqs", "diff", "python", "base"), [
+    (["torch==2.14.1"], ["torch==2.14.1"], [], None, None),
     (["jax==0.12.0.1", "jaxlib==0.12.0.1", "--fail-on", "regression", "--ack=a.yaml"],
      ["jax==0.12.0.1", "jaxlib==0.12.0.1"], ["--fail-on", "regression", "--ack", "a.yaml"],
-     None),
-    (["--python", "3.12", "tf-nightly-cpu", "--out", "o", "--fail-on="],
-     ["tf-nightly-cpu"], ["--out", "o", "--fail-on", ""], "3.12"),
+     None, None),
+    (["--python", "3.12", "tf-nightly-cpu", "--out", "o", "--fail-on=", "--base",
+      "reports/tensorflow.jsonl"],
+     ["tf-nightly-cpu"], ["--out", "o", "--fail-on", ""], "3.12", "reports/tensorflow.jsonl"),
 ])
-def test_arguments_split_into_requirements_diff_options_and_python(args, reqs, diff, python):
-    assert plan.split_args(args) == (reqs, diff, python)
+def test_arguments_split_into_requirements_diff_options_python_and_base(args, reqs, diff,
+                                                                         python, base):
+    assert plan.split_args(args) == (reqs, diff, python, base)
+
+
+def test_the_base_is_the_one_committed_baseline_of_the_framework(tmp_path):
+    with pytest.raises(plan.UsageError, match=r"found: none\).*--base PATH"):
+        plan.committed_baseline("jax", tmp_path)
+    (tmp_path / "jax-0.10.2.json.gz").write_bytes(b"")
+    (tmp_path / "jaxlike-1.0.json.gz").write_bytes(b"")  # another framework's name
+    assert plan.committed_baseline("jax", tmp_path) == tmp_path / "jax-0.10.2.json.gz"
+    (tmp_path / "jax-0.9.0.json.gz").write_bytes(b"")
+    with pytest.raises(plan.UsageError, match=re.escape("jax-0.10.2.json.gz, jax-0.9.0.json.gz")):
+        plan.committed_baseline("jax", tmp_path)
 
 
 @pytest.mark.parametrize(("args", "message"), [

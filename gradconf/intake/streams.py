@@ -202,7 +202,8 @@ def absent_run(framework: str, where: Path) -> dict[str, Any]:
 
 
 def load_document(path: Path) -> dict[str, Any]:
-    """A results document from ``results.json``, one stream, or a directory of streams.
+    """A results document from ``results.json``, one stream, a directory of streams, or a
+    committed baseline (``*.json.gz``).
 
     Raises :class:`InputError` for input that cannot be trusted: missing, not a results
     document, another schema version, or a stream with a corrupt line or record. A run that
@@ -220,12 +221,18 @@ def load_document(path: Path) -> dict[str, Any]:
         return _trusted(merge(parts), path)
     if path.suffix == ".jsonl":
         return _trusted(merge([path]), path)
-    try:
-        doc = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(str(path), f"not a readable results document ({_brief(str(exc), 80)})",
-                         "give results.json, a *.jsonl stream or a directory of streams"
-                         ) from None
+    if path.name.endswith(".gz"):  # a committed baseline (gradconf.baseline)
+        from gradconf.baseline import read
+
+        doc = read(path)
+    else:
+        try:
+            doc = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise InputError(str(path), "not a readable results document "
+                             f"({_brief(str(exc), 80)})", "give results.json, a *.jsonl "
+                             "stream, a directory of streams or a baseline *.json.gz"
+                             ) from None
     if not isinstance(doc, dict) or "records" not in doc:
         raise InputError(str(path), "not a results document (no 'records')")
     if doc.get("schema_version") != SCHEMA_VERSION:
