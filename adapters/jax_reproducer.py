@@ -10,7 +10,8 @@ _LOOP = ("rows = [pullback(jnp.zeros(y.size, y.dtype).at[i].set(1).reshape(y.sha
          "        for i in range(y.size)]\n"
          "result = {n: jnp.stack([r[k] for r in rows]).reshape(y.shape + jnp.shape(t))\n"
          "          for k, (n, t) in enumerate(zip($names, $xs))}")
-_HESS = "result = {f'{a},{b}': hess[i][j] for i, a in enumerate($names) for j, b in enumerate($names)}"
+_HESS = ("result = {f'{a},{b}': hess[i][j] for i, a in enumerate($names)"
+         " for j, b in enumerate($names)}")
 _NEST = ("def grad_of_inner(h, w):  # x -> the gradient of <w, h(x)>\n"
          "    return jax.grad(lambda x: jnp.sum(w * h(x)))\n")
 

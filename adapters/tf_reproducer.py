@@ -56,7 +56,8 @@ TEMPLATES = ReproducerTemplates(
                          "    tape.watch(list($xs))\n    y = f($args)\n"
                          "    entries = tf.unstack(tf.reshape(y, [-1]))\n"
                          "rows = [tape.gradient(e, list($xs), " + _ZERO + ") for e in entries]\n"
-                         "result = {n: tf.reshape(tf.stack([r[k] for r in rows]), y.shape + x.shape)"
+                         "result = {n: tf.reshape(tf.stack([r[k] for r in rows]),"
+                         " y.shape + x.shape)"
                          "\n          for k, (n, x) in enumerate(zip($names, $xs))}",
         "hessian": _HESS + _HESS_OUT,
         "derivative": _NESTED + "result = {$first_name: nested($cotangents)}",

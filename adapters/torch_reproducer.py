@@ -14,7 +14,8 @@ _ROWS = ("flat = y.reshape(-1)\n"
          "                            materialize_grads=True) for i in range(flat.numel())]\n"
          "result = {n: torch.stack([r[k] for r in rows]).reshape(y.shape + t.shape)\n"
          "          for k, (n, t) in enumerate(zip($names, $xs))}")
-_HESS = "result = {f'{a},{b}': hess[i][j] for i, a in enumerate($names) for j, b in enumerate($names)}"
+_HESS = ("result = {f'{a},{b}': hess[i][j] for i, a in enumerate($names)"
+         " for j, b in enumerate($names)}")
 _COMPILE = "torch.compile({}, fullgraph=True, dynamic=False)"
 
 TEMPLATES = ReproducerTemplates(

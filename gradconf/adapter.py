@@ -77,7 +77,7 @@ class ReproducerTemplates:
     framework's public API: the function comes from the lowering table's own source, these
     say the rest. Templates are :class:`string.Template` text; see ``adapters/README.md``."""
 
-    lowering: str                     # the lowering package, e.g. "gradconf_adapters.torch_lowering"
+    lowering: str                     # the lowering package: "gradconf_adapters.torch_lowering"
     header: str                       # import lines (and settings) every script starts with
     array: str                        # an input from ``$values`` (a literal) at ``$dtype``
     show: str                         # an expression in ``r``: the result as Python numbers

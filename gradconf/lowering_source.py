@@ -238,7 +238,8 @@ def _strip(node: ast.AST) -> Any:
 
 def _free(node: ast.AST) -> set[str]:
     """Names ``node`` reads that it does not bind itself (its globals)."""
-    loaded, bound = set(), set()
+    loaded: set[str] = set()
+    bound: set[str] = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name):
             (loaded if isinstance(sub.ctx, ast.Load) else bound).add(sub.id)

@@ -14,6 +14,7 @@ Made in the run process, only for records that did not pass. Standard library on
 from __future__ import annotations
 
 import ast
+import contextlib
 import math
 import re
 from collections.abc import Mapping
@@ -45,11 +46,9 @@ def attach(rec: dict[str, Any], prog: Program, check: Any, adapter: Adapter,
     templates = adapter.reproducer_templates
     if templates is None or rec.get("verdict") in SKIP or rec.get("kind") == "probe":
         return rec
-    try:
+    with contextlib.suppress(Exception):  # the record stands without its reproducer
         rec["reproducer"] = script(templates, rec, prog, check, env, vectors,
                                    getattr(adapter, "execution", "eager"))
-    except Exception:  # noqa: BLE001 - the record stands without its reproducer
-        pass
     return rec
 
 
@@ -72,7 +71,8 @@ def script(t: ReproducerTemplates, rec: Mapping[str, Any], prog: Program, check:
         if all(k in t.compiled for k in kinds):
             table = t.compiled
         else:
-            note = "# compiled execution is not reproduced for this check: the script runs eagerly\n"
+            note = ("# compiled execution is not reproduced for this check: the script runs "
+                    "eagerly\n")
     missing = [k for k in kinds if k not in table]
     if missing:
         raise KeyError(f"no template for {', '.join(missing)}")

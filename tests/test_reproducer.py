@@ -11,8 +11,8 @@ import builtins
 import importlib.util
 import math
 import subprocess
-import sys
 import symtable
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,7 @@ def _printed(out: str) -> dict[str, np.ndarray]:
     for line in out.splitlines():
         name, sep, text = line.partition(" = ")
         if sep:
-            values[name] = np.asarray(eval(text, {"nan": math.nan, "inf": math.inf}),  # noqa: S307
+            values[name] = np.asarray(eval(text, {"nan": math.nan, "inf": math.inf}),
                                       dtype=np.float64)
     return values
 
