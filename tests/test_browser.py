@@ -1,14 +1,18 @@
 """The HTML page in a real Chromium (Debian's, driven by Playwright's Python package).
 
-The page must load nothing but itself, run nothing (the hostile strings of the sample
-document stay text), show the right counts, and its anchors and <details> must work.
+The page must load nothing but itself, run nothing but its own script (the hostile strings
+of the sample document stay text), show the right counts, and its filters (kept in the
+URL), heatmap, details and reproducer copy button must work; the diff page's filters too.
 Skipped when Chromium or Playwright is missing, unless GRADCONF_REQUIRE_BROWSER=1 (CI),
 which turns that into a failure.
 """
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +21,8 @@ from typing import Any
 import pytest
 
 from gradconf.kinds import FAILING, VERDICTS
-from gradconf.report.html import render
+from gradconf.diff import diff
+from gradconf.report.html import render, render_diff
 from test_results import EXPECTED_COUNTS, hostile, sample_document
 
 pytestmark = pytest.mark.browser
@@ -69,11 +74,16 @@ class Session:
     console_errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
 
-    def anchor(self, **match: Any) -> str:
-        """The page anchor of the only record whose fields equal ``match``."""
+    def index(self, **match: Any) -> int:
+        """The index of the only record whose fields equal ``match``."""
         (i,) = [i for i, r in enumerate(self.doc["records"])
                 if all(r.get(k) == v for k, v in match.items())]
-        return f"r{i}"
+        return i
+
+    def rows(self) -> list[str]:
+        """The shown record rows' ids (r<index>)."""
+        return [str(x) for x in self.page.locator("#records tbody tr.rec").evaluate_all(
+            "rows => rows.map(r => r.id)")]
 
     def assert_quiet(self) -> None:
         """Nothing fetched but the page, nothing logged as an error, no dialog."""
@@ -83,18 +93,41 @@ class Session:
         assert self.dialogs == []
 
 
-@pytest.fixture
-def opened(browser: Any, tmp_path: Path) -> Iterator[Session]:
-    """The sample document rendered to tmp_path/index.html and opened via file://."""
+REPRODUCER = 'import torch\nx = torch.tensor([3.0], requires_grad=True)\nprint("</script>", x)\n'
+
+
+def _document() -> dict[str, Any]:
+    """The sample document; its torch mismatch carries a reproducer."""
     doc = sample_document()
-    path = tmp_path / "index.html"
-    path.write_text(render(doc), encoding="utf-8")
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    (rec,) = [r for r in doc["records"] if r["verdict"] == "mismatch" and r["framework"] == "torch"]
+    rec["reproducer"] = REPRODUCER
+    return doc
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[str]:
+    """tmp_path over http on 127.0.0.1 (the clipboard wants a secure context)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _open(browser: Any, path: Path, doc: dict[str, Any], url: str, fragment: str = "",
+          permissions: list[str] | None = None) -> tuple[Session, Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                  permissions=permissions or [])
     context.set_default_timeout(TIMEOUT_MS)
-    session = Session(page=None, doc=doc, url=path.as_uri())
+    session = Session(page=None, doc=doc, url=url)
 
     def route(r: Any) -> None:
-        if r.request.url == session.url:
+        if r.request.url.split("#")[0] == session.url:
             r.continue_()
         else:  # nothing else may load; should anything try, it is recorded and refused
             session.blocked.append(r.request.url)
@@ -106,33 +139,50 @@ def opened(browser: Any, tmp_path: Path) -> Iterator[Session]:
 
     context.route("**/*", route)
     page = context.new_page()
-    page.on("request", lambda req: session.requests.append(req.url))
+    page.on("request", lambda req: session.requests.append(req.url.split("#")[0]))
     page.on("console", lambda m: session.console_errors.append(m.text)
             if m.type == "error" else None)
     page.on("pageerror", lambda exc: session.console_errors.append(str(exc)))
     page.on("dialog", dialog)
     session.page = page
-    page.goto(session.url, wait_until="load")
+    page.goto(session.url + fragment, wait_until="load")
+    return session, context
+
+
+@pytest.fixture
+def opened(browser: Any, tmp_path: Path) -> Iterator[Session]:
+    """The sample document rendered to tmp_path/index.html and opened via file://."""
+    doc = _document()
+    path = tmp_path / "index.html"
+    path.write_text(render(doc), encoding="utf-8")
+    session, context = _open(browser, path, doc, path.as_uri())
     try:
         yield session
     finally:
         context.close()
 
 
-def test_page_loads_nothing_and_runs_nothing(opened: Session) -> None:
+def test_page_loads_nothing_and_runs_nothing_injected(opened: Session) -> None:
     from playwright.sync_api import expect
 
     page = opened.page
     assert page.title() == f"gradconf report — {len(opened.doc['records'])} records"
-    assert page.evaluate("document.scripts.length") == 0
+    # its own three scripts (two JSON blocks, one program) and nothing injected
+    assert page.evaluate("[...document.scripts].map(s => s.type || 'inline')") == [
+        "application/json", "application/json", "inline"]
     assert page.evaluate("performance.getEntriesByType('resource').length") == 0
-    # the hostile title is shown as text; hovering it would fire an injected handler
-    heading = page.locator("h3[id^=case-]", has_text="<script>alert(1)</script>")
-    expect(heading).to_have_count(1)
-    expect(heading.locator("span.muted")).to_have_text(f"— {hostile('title')}")
-    heading.hover()
-    page.locator("text=onmouseover=alert(2) message").first.hover()
+    page.fill("#f-q", "hostile")
+    expect(page.locator("#records tbody tr.rec")).to_have_count(1)
+    row = page.locator("#records tbody tr.rec")
+    expect(row).to_contain_text("onmouseover=alert(2) message")
+    row.click()
+    box = page.locator(".detail-box")
+    expect(box.locator(".title")).to_have_text(hostile("title"))
+    expect(box).to_contain_text(hostile("error"))
+    box.locator(".title").hover()
+    row.hover()
     page.wait_for_timeout(100)
+    assert page.evaluate("document.scripts.length") == 3
     assert page.evaluate("[...document.querySelectorAll('*')].filter(e => "
                          "[...e.attributes].some(a => a.name.startsWith('on'))).length") == 0
     opened.assert_quiet()
@@ -152,26 +202,55 @@ def test_verdict_table_shows_the_counts(opened: Session) -> None:
     opened.assert_quiet()
 
 
-def test_failing_badge_leads_to_its_open_details(opened: Session) -> None:
+def test_a_filter_through_the_ui_is_in_the_url_and_the_rows(opened: Session) -> None:
     from playwright.sync_api import expect
 
     page = opened.page
-    anchor = opened.anchor(framework="torch", case="square", check="vjp")
-    assert opened.doc["records"][int(anchor[1:])]["verdict"] in FAILING
-    # scroll away from the matrix first so the jump is a real one
-    page.locator(f"#{anchor}").scroll_into_view_if_needed()
-    page.evaluate("window.scrollTo(0, 0)")
-    badge = page.locator(f'table.matrix a.badge[href="#{anchor}"]')
-    expect(badge).to_have_count(1)
-    expect(badge).to_have_text("torch f32")  # the page merges two frameworks
-    badge.click()
-    expect(page).to_have_url(f"{opened.url}#{anchor}")
-    target = page.locator(f"details#{anchor}")
-    assert target.evaluate("d => d.open") is True
-    expect(target).to_be_in_viewport()
-    sides = target.locator("table").first
-    expect(sides).to_be_visible()
-    expect(sides).to_be_in_viewport()
+    assert len(opened.rows()) == len(opened.doc["records"])
+    page.select_option("#f-fw", "torch")
+    page.select_option("#f-v", "failing")
+    expect(page).to_have_url(f"{opened.url}#fw=torch&v=failing")
+    want = [f"r{i}" for i, r in enumerate(opened.doc["records"])
+            if r["framework"] == "torch" and r["verdict"] in FAILING]
+    expect(page.locator("#records tbody tr.rec")).to_have_count(len(want))
+    assert opened.rows() == want and len(want) == 5
+    page.select_option("#f-v", "mismatch")
+    expect(page).to_have_url(f"{opened.url}#fw=torch&v=mismatch")
+    assert opened.rows() == [f"r{opened.index(framework='torch', verdict='mismatch')}"]
+    opened.assert_quiet()
+
+
+def test_a_url_with_filter_state_opens_that_view(browser: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    doc = _document()
+    path = tmp_path / "index.html"
+    path.write_text(render(doc), encoding="utf-8")
+    session, context = _open(browser, path, doc, path.as_uri(), "#fw=jax&s=rel")
+    try:
+        page = session.page
+        expect(page.locator("#f-fw")).to_have_value("jax")
+        expect(page.locator("#f-s")).to_have_value("rel")
+        jax = [i for i, r in enumerate(doc["records"]) if r["framework"] == "jax"]
+        by_rel = sorted(jax, key=lambda i: (-(doc["records"][i]["max_rel_err"] or -1), i))
+        assert session.rows() == [f"r{i}" for i in by_rel]
+        assert doc["records"][by_rel[0]]["verdict"] == "mismatch"
+        session.assert_quiet()
+    finally:
+        context.close()
+
+
+def test_a_failing_record_shows_observed_oracle_and_golden(opened: Session) -> None:
+    from playwright.sync_api import expect
+
+    page = opened.page
+    i = opened.index(framework="torch", case="square", check="vjp")
+    assert opened.doc["records"][i]["verdict"] in FAILING
+    page.locator(f"#r{i}").click()
+    expect(page).to_have_url(f"{opened.url}#o={i}")
+    box = page.locator(f"#detail-r{i}")
+    expect(box).to_be_visible()
+    sides = box.locator("table.sides")
     expect(sides.locator("th")).to_have_text(["", "observed (torch)", "oracle",
                                               "golden (notes)"])
     cells = sides.locator("tr").nth(1).locator("td")
@@ -180,46 +259,116 @@ def test_failing_badge_leads_to_its_open_details(opened: Session) -> None:
     expect(cells.nth(1)).to_contain_text("3.25")
     expect(cells.nth(2)).to_contain_text("3.")
     expect(cells.nth(3)).to_contain_text("3.0001")
-    for i in (1, 2, 3):
-        expect(cells.nth(i)).to_be_visible()
+    kv = box.locator("table.kv")
+    expect(kv).to_contain_text("worst entry")
+    expect(kv).to_contain_text("rtol 1.91e-06")
+    expect(kv).to_contain_text("oracle error estimate")
+    link = box.locator("a.source")
+    expect(link).to_have_attribute("href", "../cases/synthetic.yaml")
+    expect(link).to_have_text("cases/synthetic.yaml:3")
+    expect(box.locator("pre.reproducer-code")).to_have_text(REPRODUCER)
+    # a passing record has no reproducer block
+    j = opened.index(framework="torch", case="square", check="value")
+    page.locator(f"#r{j}").click()
+    expect(page.locator(f"#detail-r{j} .reproducer")).to_have_count(0)
+    expect(page.locator(f"#detail-r{j} table.sides tr").nth(1).locator("td").nth(1)
+           ).to_have_text("x = [2., 4.]")
     opened.assert_quiet()
 
 
-def test_passing_details_open_on_click(opened: Session) -> None:
+def test_copy_puts_the_reproducer_on_the_clipboard(browser: Any, tmp_path: Path,
+                                                   serve: str) -> None:
+    from playwright.sync_api import expect
+
+    doc = _document()
+    path = tmp_path / "index.html"
+    path.write_text(render(doc), encoding="utf-8")
+    i = next(k for k, r in enumerate(doc["records"]) if r.get("reproducer"))
+    session, context = _open(browser, path, doc, f"{serve}/index.html", f"#o={i}",
+                             permissions=["clipboard-read", "clipboard-write"])
+    try:
+        page = session.page
+        button = page.locator(f"#detail-r{i} button.copy")
+        expect(button).to_be_visible()
+        button.click()
+        expect(button).to_have_text("copied")
+        assert page.evaluate("navigator.clipboard.readText()") == REPRODUCER
+        session.requests = [u for u in session.requests if not u.endswith("/favicon.ico")]
+        session.blocked = [u for u in session.blocked if not u.endswith("/favicon.ico")]
+        session.assert_quiet()
+    finally:
+        context.close()
+
+
+def test_a_heatmap_cell_filters_to_its_records(opened: Session) -> None:
     from playwright.sync_api import expect
 
     page = opened.page
-    anchor = opened.anchor(framework="torch", case="square", check="value")
-    assert opened.doc["records"][int(anchor[1:])]["verdict"] == "pass"
-    target = page.locator(f"details#{anchor}")
-    sides = target.locator("table").first
-    assert target.evaluate("d => d.open") is False
-    expect(sides).to_be_hidden()
-    badge = page.locator(f'table.matrix a.badge[href="#{anchor}"]')
-    expect(badge).to_be_hidden()  # a cell's passes are folded behind their count
-    fold = page.locator("table.matrix details.fold",
-                        has=page.locator(f'a.badge[href="#{anchor}"]'))
-    expect(fold.locator("> summary")).to_contain_text("pass")
-    fold.locator("> summary").click()
-    expect(badge).to_be_visible()
-    badge.click()
-    expect(page).to_have_url(f"{opened.url}#{anchor}")
-    assert target.evaluate("d => d.open") is False  # navigating does not open it
-    target.locator("> summary").click()
-    assert target.evaluate("d => d.open") is True
-    expect(sides).to_be_visible()
-    expect(sides.locator("tr").nth(1).locator("td").nth(1)).to_have_text("[2., 4.]")
-    target.locator("> summary").click()
-    assert target.evaluate("d => d.open") is False
+    at = page.evaluate("gradconf.heatmap.position('cases/synthetic.yaml::square', 'torch', "
+                       "'eager', 'vjp')")
+    assert at is not None
+    page.locator("#heatmap-canvas").click(position={"x": at["x"], "y": at["y"]})
+    expect(page).to_have_url(
+        f"{opened.url}#c=cases%2Fsynthetic.yaml%3A%3Asquare&ex=eager&fw=torch&k=vjp")
+    assert opened.rows() == [f"r{opened.index(framework='torch', case='square', check='vjp')}"]
+    expect(page.locator("#f-fw")).to_have_value("torch")
+    expect(page.locator("#f-case")).to_contain_text("cases/synthetic.yaml::square")
+    page.locator("#f-case button").click()
+    expect(page).to_have_url(f"{opened.url}#ex=eager&fw=torch&k=vjp")
     opened.assert_quiet()
 
 
+def test_diff_page_filters_by_category_with_url_state(browser: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    base = sample_document()
+    cand = sample_document()
+    for r in cand["records"]:
+        if r["verdict"] == "pass" and r["framework"] == "jax":
+            r.update(verdict="mismatch", message="worse <script>alert(5)</script>")
+    cand["records"] = [r for r in cand["records"] if r["case"] != "graph"]
+    out = diff(base, cand)
+    path = tmp_path / "diff.html"
+    path.write_text(render_diff(out), encoding="utf-8")
+    session, context = _open(browser, path, out, path.as_uri())
+    try:
+        page = session.page
+        rows = page.locator("#changes tbody tr.group")
+        expect(rows).to_have_count(len({(c["category"], c["case"], c["framework"])
+                                        for c in out["changes"]}))
+        page.select_option("#f-cat", "regression")
+        expect(page).to_have_url(f"{session.url}#cat=regression")
+        regressions = [c for c in out["changes"] if c["category"] == "regression"]
+        assert len(regressions) == 4
+        expect(rows).to_have_count(len({c["case"] for c in regressions}))
+        for r in rows.all():
+            assert r.get_attribute("data-category") == "regression"
+        rows.first.click()
+        expect(page.locator("tr.items-row table.items tr")).not_to_have_count(0)
+        expect(page.locator("#changes")).to_contain_text("alert(5)")
+        assert page.evaluate("document.scripts.length") == 3
+        page.goto(f"{session.url}#cat=removed")
+        page.reload()
+        expect(page.locator("#f-cat")).to_have_value("removed")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text("graph")
+        assert session.blocked == [] and session.console_errors == [] and session.dialogs == []
+    finally:
+        context.close()
+
+
 def test_full_page_screenshot(opened: Session, tmp_path: Path) -> None:
+    page = opened.page
+    page.locator(f"#r{opened.index(framework='torch', case='square', check='vjp')}").click()
     shot = tmp_path / "report.png"
-    opened.page.screenshot(path=str(shot), full_page=True)
+    page.screenshot(path=str(shot), full_page=True)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width >= 1280 and height > 800  # the whole page, longer than the viewport
+    artifacts = os.environ.get("GRADCONF_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        (Path(artifacts) / "report.png").write_bytes(data)
     opened.assert_quiet()
