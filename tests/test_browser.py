@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from gradconf.kinds import FAILING, VERDICTS
 from gradconf.diff import diff
+from gradconf.kinds import FAILING, VERDICTS
 from gradconf.report.html import render, render_diff
 from test_results import EXPECTED_COUNTS, hostile, sample_document
 

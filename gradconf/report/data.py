@@ -53,7 +53,7 @@ def script_json(data: Any) -> Markup:
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(ch, esc)
-    return Markup(text)  # noqa: S704 - every character that could form markup is escaped
+    return Markup(text)
 
 
 def num(v: Any) -> float | str | None:
@@ -96,7 +96,8 @@ def compact(named: Mapping[str, Any] | None) -> str:
 
 
 def _arr(a: Any, digits: int, limit: int) -> str:
-    return cut(array_text(a, digits), limit) if isinstance(a, Mapping) or a is None else "—"
+    return cut(array_text(dict(a) if a is not None else None, digits), limit) \
+        if isinstance(a, Mapping) or a is None else "—"
 
 
 def sides(r: Mapping[str, Any], limit: int) -> list[list[str]]:
