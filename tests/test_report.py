@@ -225,7 +225,7 @@ def test_hostile_strings_stay_text_everywhere(page: str) -> None:
 
 def test_a_record_cannot_end_the_data_script() -> None:
     evil = "</script><script>alert(3)</script><!--"
-    doc = document([mismatch(message=evil, title=evil + " \u2028 & more"), passing()])
+    doc = document([mismatch(message=evil, title=evil + " \u2028 & more"), passing("calm")])
     validate(doc)
     page = render(doc)
     assert evil not in page and "<script>alert(3)" not in page
@@ -293,7 +293,7 @@ def test_long_arrays_are_cut_for_display() -> None:
     from gradconf.arrays import encode
 
     big = passing(observed={"x": encode(np.arange(5000.0))},
-                  reference={"x": encode(np.arange(5000.0))})
+                  reference={"x": encode(np.arange(5000.0))}, verdict="convention")
     page = render(document([big]))
     (rec,) = shown_records(page)
     assert all(len(cell) <= 600 for cell in rec["sides"][0])
@@ -332,7 +332,8 @@ def test_observed_oracle_and_golden_side_by_side(doc: dict[str, Any], page: str)
 
 def test_record_without_golden_shows_a_dash_in_the_golden_column(doc: dict[str, Any],
                                                                  page: str) -> None:
-    assert shown(doc, page, framework="jax", case="square", check="vjp")["sides"][0][3] == "—"
+    rec = shown(doc, page, framework="jax", verdict="mismatch")
+    assert rec["sides"][0][3] == "—"
 
 
 def test_divergence_list_shows_reason_and_link(doc: dict[str, Any], page: str) -> None:
