@@ -22,7 +22,8 @@ from gradconf.adapter import load_adapter
 from gradconf.arrays import decode
 from gradconf.loader import load_paths
 from gradconf.lowering_source import ExtractionError, Lowering, NotReproducible
-from gradconf.runner import run_check
+from gradconf.reproducer import script
+from gradconf.runner import _vectors, env_for, run_check
 from helpers import CASES, ROOT
 
 ADAPTERS = ROOT / "adapters"
@@ -166,6 +167,20 @@ def test_declared_divergences_reproduce_bit_for_bit(framework, tmp_path):
     for rec in records:
         assert rec.get("reproducer"), rec["message"]
         _reproduces(rec, tmp_path)
+    # the compiled form of the first one (values may differ from eager's): it runs and
+    # prints every result the record has
+    rec = records[0]
+    case = next(c for c in load_paths([CASES], ROOT).cases if c.id == rec["case"])
+    check = next(c for c in case.checks if c.id == rec["check"])
+    vectors = _vectors(case, check, rec["dtype"], case.output_dtype(rec["dtype"]))
+    compiled = script(load_adapter(framework).reproducer_templates, rec, case.program, check,
+                      env_for(case, rec["dtype"]), vectors, "compiled")
+    path = tmp_path / "compiled.py"
+    path.write_text(compiled)
+    run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                         timeout=240, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert set(_printed(run.stdout)) >= set(rec["observed"]), (run.stdout, compiled)
 
 
 @pytest.mark.torch
