@@ -295,21 +295,55 @@ def test_diff_markdown_of_hostile_documents_is_inert() -> None:
     assert f"| {code('case ' + EVIL, cell=True)} | torch | " in md
 
 
+def _scripts(page: str) -> tuple[list[dict[str, str | None]], list[str]]:
+    """The page's script elements: their attributes and their text."""
+    attrs = [a for tag, a in Tags(page).tags if tag == "script"]
+    bodies = re.findall(r"<script\b[^>]*>(.*?)</script>", page, re.S | re.I)
+    return attrs, bodies
+
+
 def test_pages_of_a_hostile_document_escape_everything_and_link_nothing_unsafe() -> None:
+    """Every field from outside is markup. In the HTML the page renders itself it is
+    escaped text; in the data the page's script reads it is JSON that cannot end its
+    ``<script>`` element or open markup, and comes back unchanged; the only scripts are the
+    page's own (their program the same as for a harmless document), and no link but the
+    page's anchors and a safe divergence link is an href."""
     doc = hostile_document(HOSTILE_LINK)
     cand = copy.deepcopy(doc)
     _rec(cand, "vjp").update(verdict="pass")
-    for page in (render(doc), render_diff(diff(doc, cand))):
-        assert "<img" not in page and "<script" not in page
+    plain = document([mismatch(), passing(case="calm")])
+    calm = copy.deepcopy(plain)
+    calm["records"].pop()  # one change: a removed item
+    pairs = ((render(doc), render(plain)), (render_diff(diff(doc, cand)),
+                                            render_diff(diff(plain, calm))))
+    for page, harmless in pairs:
+        assert "<img" not in page
         assert 'href="javascript:' not in page and 'href="https://example.com/' not in page
-        assert "&lt;img src=x onerror=alert(1)&gt;" in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page  # server-rendered: escaped
         for tag, attrs in Tags(page).tags:
-            assert tag not in ("img", "script"), tag
+            assert tag != "img", tag
             assert not [a for a in attrs if a.startswith("on")], (tag, attrs)
             assert str(attrs.get("href", "#")).startswith("#"), attrs
+        # three scripts, the page's own: two JSON blocks and one program with no source
+        attrs, bodies = _scripts(page)
+        assert attrs == [{"type": "application/json", "id": "gradconf-meta"},
+                         {"type": "application/json", "id": "gradconf-data"}, {}]
+        assert len(re.findall(r"<script", page, re.I)) == 3
+        assert len(re.findall(r"</script", page, re.I)) == 3
+        assert bodies[2] == _scripts(harmless)[1][2]  # nothing from the data in the program
+        for body in bodies[:2]:  # no markup can start or end inside a data block
+            assert not set(body) & set("<>&\u2028\u2029"), body[:200]
+        data = json.loads(bodies[1])
+        assert EVIL in data["S"] and f"case {EVIL}" in data["S"] and EVIL_FILE in data["S"]
+        rows = data["records"] if "records" in data else data["changes"]
+        assert rows
+    records = json.loads(_scripts(render(doc))[1][1])["records"]
+    assert not [r for r in records if "dl" in r[-1]]  # the refused link: text, not a link
     assert "&lt;img/src=x/onerror=alert(7)&gt;" in render(doc)  # the refused link, as text
     safe = render(hostile_document("https://example.com/ok"))
     assert '<a href="https://example.com/ok">https://example.com/ok</a>' in safe
+    records = json.loads(_scripts(safe)[1][1])["records"]
+    assert [r[-1]["dl"] for r in records if "dl" in r[-1]] == ["https://example.com/ok"]
 
 
 # ----------------------------------------------------------------------------- case files

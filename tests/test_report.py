@@ -244,6 +244,11 @@ def test_script_json_round_trips_and_escapes_markup() -> None:
     assert json.loads(text) == value
     for ch in "<>&\u2028\u2029":
         assert ch not in text
+    # strict JSON: a non-finite number, however deep, is the results schema's string
+    odd = {"r": [float("nan"), {"x": float("inf")}, -float("inf"), 2.0]}
+    text = str(script_json(odd))
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(c)) == {
+        "r": ["NaN", {"x": "Infinity"}, "-Infinity", 2.0]}
 
 
 def test_embedded_records_match_the_document(doc: dict[str, Any], page: str) -> None:

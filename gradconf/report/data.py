@@ -18,6 +18,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from gradconf.arrays import json_number, json_safe
 from gradconf.kinds import FAILING
 from gradconf.report.text import array_text, digits_for
 from gradconf.schema import safe_link
@@ -48,8 +49,14 @@ class Strings:
 def script_json(data: Any) -> Markup:
     """``data`` as JSON safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` (so
     ``</script>`` and ``<!--``) become ``\\u`` escapes, as do the two JavaScript line
-    separators; JSON.parse reads them back unchanged."""
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    separators; JSON.parse reads them back unchanged. A non-finite number anywhere in
+    ``data`` is written as the results schema writes it, the string ``NaN``, ``Infinity``
+    or ``-Infinity`` (JSON has no such numbers)."""
+    try:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:  # rare: walk the data only when a non-finite float is in it
+        text = json.dumps(json_safe(data), separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(ch, esc)
@@ -57,13 +64,16 @@ def script_json(data: Any) -> Markup:
 
 
 def num(v: Any) -> float | str | None:
-    """A number rounded to 4 significant digits; a non-finite one stays its schema string."""
+    """A number rounded to 4 significant digits; a non-finite one is its schema string. A
+    finite number that rounding would overflow (the largest float, which a diff's ratio
+    uses to stand for infinity) is kept as it is."""
     if v is None or isinstance(v, str):
         return v
     f = float(v)
     if not math.isfinite(f):
-        return "NaN" if math.isnan(f) else ("Infinity" if f > 0 else "-Infinity")
-    return float(f"{f:.4g}")
+        return json_number(f)
+    rounded = float(f"{f:.4g}")
+    return rounded if math.isfinite(rounded) else f
 
 
 def fmt(v: Any) -> str:
