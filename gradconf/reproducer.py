@@ -77,9 +77,14 @@ def script(t: ReproducerTemplates, rec: Mapping[str, Any], prog: Program, check:
     if missing:
         raise KeyError(f"no template for {', '.join(missing)}")
 
-    glob = set(RESERVED) | set(params) | {_bound(line) for line in found.imports}
+    glob = set(RESERVED) | {_bound(line) for line in found.imports}
     glob |= {_bound(line) for line in t.header.splitlines() if line.startswith(("import", "from"))}
     glob |= {_defined(d) for d in found.defs}
+    # the check's own code names variables too (y, t, rows, hess, ...): an input of the
+    # same name is renamed in the script, its printed name kept
+    code_names = "\n".join(table[k] for k in kinds if k in table) + t.show
+    glob |= set(re.findall(r"(?<![$\w.])[A-Za-z_]\w*", code_names))
+    var = {n: _fresh(n, glob) for n in params}
     calls, bindings = {}, []
     for op in ops:
         src = found.entries[op]
@@ -90,14 +95,16 @@ def script(t: ReproducerTemplates, rec: Mapping[str, Any], prog: Program, check:
             bindings.append(f"{name} = {src}")
             calls[op] = name
 
-    body = _body(prog, calls, glob, named=check.kind == "value")
-    lines = [f"def f({', '.join(params)}):", *("    " + b for b in body), ""]
+    body = _body(prog, calls, glob, var, named=check.kind == "value")
+    args = [var[n] for n in params]
+    lines = [f"def f({', '.join(args)}):", *("    " + b for b in body), ""]
     if wrt:
-        lines += [f"def g({', '.join(wrt)}):", f"    return f({', '.join(params)})", ""]
+        lines += [f"def g({', '.join(var[n] for n in wrt)}):",
+                  f"    return f({', '.join(args)})", ""]
     for n in params:
-        lines.append(f"{n} = {_array(t, env[n])}")
+        lines.append(f"{var[n]} = {_array(t, env[n])}")
     subs = _vector_lines(t, check, vectors, lines)
-    subs.update(_placeholders(params, wrt))
+    subs.update(_placeholders(params, wrt, var))
     if check.kind == "rev_fwd":
         lines += [Template(table["jacobian_rev"]).substitute(subs), "rev = result",
                   Template(table["jacobian_fwd"]).substitute(subs),
@@ -146,8 +153,10 @@ def _fresh(name: str, taken: set[str]) -> str:
     return name
 
 
-def _body(prog: Program, calls: Mapping[str, str], glob: set[str], named: bool) -> list[str]:
-    """The function's statements, one per op node."""
+def _body(prog: Program, calls: Mapping[str, str], glob: set[str],
+          inputs: Mapping[str, str], named: bool) -> list[str]:
+    """The function's statements, one per op node (an input ``n`` is the variable
+    ``inputs[n]``)."""
     local = set(glob)
     names: dict[int, str] = {}
     rename = {n: _fresh(n, local) if n in glob else n for n in prog.names}
@@ -155,7 +164,7 @@ def _body(prog: Program, calls: Mapping[str, str], glob: set[str], named: bool) 
     lines = []
     for i, node in enumerate(prog.nodes):
         if node.op == "input":
-            names[i] = node.name or ""
+            names[i] = inputs.get(node.name or "", node.name or "")
             continue
         if node.op == "scalar":  # parenthesised when negative: (-2.0) ** x
             text = _literal(node.value)
@@ -239,13 +248,16 @@ def _tuple(items: list[str]) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
-def _placeholders(params: list[str], wrt: tuple[str, ...]) -> dict[str, str]:
-    rest = [p for p in params if p not in wrt]
-    return {"args": ", ".join(params), "wrt": ", ".join(wrt), "xs": _tuple(list(wrt)),
-            "names": _tuple([repr(n) for n in wrt]), "n": str(len(wrt)),
+def _placeholders(params: list[str], wrt: tuple[str, ...],
+                  var: Mapping[str, str]) -> dict[str, str]:
+    """The templates' placeholders: script variables (``var``), printed names as given."""
+    rest = [var[p] for p in params if p not in wrt]
+    xs = [var[n] for n in wrt]
+    return {"args": ", ".join(var[p] for p in params), "wrt": ", ".join(xs),
+            "xs": _tuple(xs), "names": _tuple([repr(n) for n in wrt]), "n": str(len(wrt)),
             "argnums": _tuple([str(i) for i in range(len(wrt))]),
             "argnum": "0" if len(wrt) == 1 else _tuple([str(i) for i in range(len(wrt))]),
-            "first": wrt[0] if wrt else "", "first_name": repr(wrt[0]) if wrt else "",
+            "first": xs[0] if xs else "", "first_name": repr(wrt[0]) if wrt else "",
             "rest": ", ".join(rest), "rest_tuple": _tuple(rest)}
 
 

@@ -193,3 +193,37 @@ def test_a_passing_record_has_no_reproducer():
     assert {r["verdict"] for r in recs} >= {"pass", "expected_divergence"}
     for rec in recs:
         assert ("reproducer" in rec) == (rec["verdict"] != "pass"), rec["verdict"]
+
+
+CLASHING = """
+id: names-the-script-uses
+title: inputs named like the reproducer's own variables
+source: {note: test, section: test}
+inputs:
+  y: [0.5, 2.0]
+  t: [1.5, -1.0]
+  result: [3.0, 0.25]
+function: sum(y * exp(t) + result * y)
+checks: [value, vjp, jvp, jacobian, hessian]
+dtypes: [float64]
+"""
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_inputs_named_like_the_scripts_own_variables_are_renamed(framework, tmp_path):
+    """An input called ``y`` (the output's variable in reverse-mode templates), ``t`` (the
+    loop variable) or ``result`` is renamed in the script, never shadowed, and its printed
+    name is the case's."""
+    if importlib.util.find_spec(framework) is None:
+        pytest.skip(f"{framework} is not installed here")
+    from helpers import one_case
+
+    case = one_case(tmp_path, CLASHING)
+    adapter = load_adapter(framework)
+    for check in case.checks:
+        rec = run_check(case, check, "float64", adapter, adapter.version(), repeat=1)
+        assert rec["verdict"] == "pass", rec["message"]
+        vectors = _vectors(case, check, "float64", case.output_dtype("float64"))
+        rec["reproducer"] = script(adapter.reproducer_templates, rec, case.program, check,
+                                   env_for(case, "float64"), vectors)
+        _reproduces(rec, tmp_path)
