@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import math
 import os
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -372,3 +376,132 @@ def test_full_page_screenshot(opened: Session, tmp_path: Path) -> None:
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         (Path(artifacts) / "report.png").write_bytes(data)
     opened.assert_quiet()
+
+
+def test_a_move_from_nan_is_shown_on_the_diff_page(browser: Any, tmp_path: Path) -> None:
+    """A value that was NaN in the base and is finite in the candidate: the page renders
+    (its data is strict JSON) and the row shows the move."""
+    from playwright.sync_api import expect
+
+    from gradconf.arrays import encode
+
+    base, cand = sample_document(), sample_document()
+    (rec,) = [r for r in base["records"] if r["framework"] == "torch" and r["case"] == "square"
+              and r["check"] == "vjp"]
+    rec["observed"] = {"X": encode([float("nan")])}
+    rec.update(verdict="nan", message="NaN where the reference is finite")
+    for r in cand["records"]:
+        if (r["framework"], r["case"], r["check"]) == ("torch", "square", "vjp"):
+            r.update(verdict="pass", message="", observed={"X": encode([0.0])})
+    out = diff(base, cand)
+    (change,) = [c for c in out["changes"] if c["case"] == "square" and c["check"] == "vjp"]
+    assert change["values"]["base"] == "NaN" and change["values"]["candidate"] == 0.0
+    path = tmp_path / "diff.html"
+    path.write_text(render_diff(out), encoding="utf-8")
+    session, context = _open(browser, path, out, path.as_uri(), "#cat=fix")
+    try:
+        row = session.page.locator("#changes tbody tr.group", has_text="square")
+        expect(row).to_have_count(1)
+        expect(row.locator("td").nth(5)).to_have_text("X[0]: NaN → 0.0")
+        session.assert_quiet()
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------- a real record and its reproducer
+
+NUMBER = re.compile(r"[-+]?(?:nan|inf(?:inity)?|(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)", re.I)
+
+
+def _numbers(text: str) -> list[float]:
+    """The numbers written in ``text`` (an array as the page or a script prints it)."""
+    return [float(m) for m in NUMBER.findall(text)]
+
+
+def _same(a: list[float], b: list[float]) -> bool:
+    """Equal float by float, NaN equal to NaN."""
+    return len(a) == len(b) and all(x == y or (math.isnan(x) and math.isnan(y))
+                                    for x, y in zip(a, b, strict=True))
+
+
+CASE_FILE, CASE_ID = "cases/piecewise-binary.yaml", "pw-hypot-origin"
+
+
+@pytest.mark.torch
+def test_a_real_records_copied_reproducer_prints_the_number_the_page_shows(
+        browser: Any, tmp_path: Path, serve: str) -> None:
+    """torch's hypot at the origin (a declared bug: NaN where 0 is a subgradient), run
+    through the plugin; its page opened in Chromium, the record's detail opened by a click,
+    its reproducer copied with the page's button, and the copied script run: it prints the
+    observed value the page shows."""
+    pytest.importorskip("gradconf_adapters.torch_adapter")
+    from playwright.sync_api import expect
+
+    from gradconf.results import merge
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root / "tests")}
+    env.pop("GRADCONF_FRAMEWORK", None)
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           CASE_FILE, "--framework", "torch", "-k", CASE_ID,
+                           "--results-dir", str(out)], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = merge([out / "torch.jsonl"])
+    (i,) = [k for k, r in enumerate(doc["records"])
+            if (r["case"], r["check"], r["dtype"]) == (CASE_ID, "vjp", "float64")]
+    rec = doc["records"][i]
+    assert rec["verdict"] == "expected_divergence" and rec["reproducer"], rec["verdict"]
+    (tmp_path / "index.html").write_text(render(doc), encoding="utf-8")
+    session, context = _open(browser, tmp_path / "index.html", doc, f"{serve}/index.html",
+                             permissions=["clipboard-read", "clipboard-write"])
+    try:
+        page = session.page
+        page.fill("#f-q", CASE_ID)
+        page.select_option("#f-v", "expected_divergence")
+        page.select_option("#f-k", "vjp")
+        page.select_option("#f-dt", "float64")
+        expect(page.locator("#records tbody tr.rec")).to_have_count(1)
+        page.locator(f"#r{i}").click()  # the row, through the UI
+        expect(page).to_have_url(re.compile(rf"[#&]o={i}(&|$)"))
+        box = page.locator(f"#detail-r{i}")
+        expect(box).to_be_visible()
+        shot = tmp_path / "reproducer-detail.png"
+        box.screenshot(path=str(shot))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        artifacts = os.environ.get("GRADCONF_ARTIFACTS")
+        if artifacts:
+            Path(artifacts).mkdir(parents=True, exist_ok=True)
+            (Path(artifacts) / shot.name).write_bytes(shot.read_bytes())
+        # the observed value the page shows, per name; NaN where the oracle is finite
+        cells = box.locator("table.sides tr").evaluate_all(
+            "rows => rows.slice(1).map(r => [...r.cells].map(c => c.textContent))")
+        shown = {name: _numbers(observed) for name, observed, _, _ in cells}
+        oracle = {name: _numbers(ref) for name, _, ref, _ in cells}
+        assert set(shown) == set(rec["observed"]) == {"x", "y"}
+        assert math.isnan(shown["x"][0]) and oracle["x"][0] == 0.0
+        button = box.locator("button.copy")
+        button.click()
+        expect(button).to_have_text("copied")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == rec["reproducer"]
+        session.requests = [u for u in session.requests if not u.endswith("/favicon.ico")]
+        session.blocked = [u for u in session.blocked if not u.endswith("/favicon.ico")]
+        session.assert_quiet()
+    finally:
+        context.close()
+    script = tmp_path / "reproducer.py"
+    script.write_text(copied, encoding="utf-8")
+    ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300, env={k: v for k, v in os.environ.items()
+                                                      if k != "PYTHONPATH"})
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    printed = {}
+    for line in ran.stdout.splitlines():
+        name, _, value = line.partition(" = ")
+        if value:
+            printed[name.strip()] = _numbers(value)
+    assert set(printed) == set(shown), ran.stdout
+    for name in shown:
+        assert _same(printed[name], shown[name]), (name, printed[name], shown[name])
