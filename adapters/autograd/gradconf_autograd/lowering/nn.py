@@ -1,7 +1,9 @@
 """autograd lowering of the neural-network functions (gradconf/ops/nn.py), one line each.
 
 autograd has no neural-network ops: each is composed from autograd.numpy and
-autograd.scipy (logsumexp, signal.convolve), which is how autograd code writes them.
+autograd.scipy (signal.convolve), which is how autograd code writes them. The softmax
+family sums exp(x - max x) itself: SciPy's logsumexp checks its dtype with numpy.isdtype,
+which refuses ml_dtypes' bfloat16 (NumPy 2.4), and after the shift no entry can overflow.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 
 import autograd.numpy as anp
 from autograd.scipy.signal import convolve
-from autograd.scipy.special import logsumexp
 from autograd.tracer import getval
 
 
@@ -22,11 +23,11 @@ def _reduce(loss: Any, reduction: str) -> Any:
 
 
 def _log_softmax(x: Any, axis: int = -1) -> Any:
-    """s - logsumexp(s) with s = x - max(x): the max is a constant shift (held out of the
-    derivative with autograd's getval, where it cancels anyway), so that float32 logits of
-    size 1e4 do not lose their digits in x - logsumexp(x)."""
+    """s - log(sum(exp(s))) with s = x - max(x): the max is a constant shift (held out of
+    the derivative with autograd's getval, where it cancels anyway), so that float32 logits
+    of size 1e4 do not lose their digits, and exp(s) <= 1 with one entry 1."""
     s = x - anp.max(getval(x), axis=axis, keepdims=True)
-    return s - logsumexp(s, axis=axis, keepdims=True)
+    return s - anp.log(anp.sum(anp.exp(s), axis=axis, keepdims=True))
 
 
 def _softmax(x: Any, axis: int = -1) -> Any:
