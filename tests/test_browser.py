@@ -505,3 +505,18 @@ def test_a_real_records_copied_reproducer_prints_the_number_the_page_shows(
     assert set(printed) == set(shown), ran.stdout
     for name in shown:
         assert _same(printed[name], shown[name]), (name, printed[name], shown[name])
+
+
+def test_the_heatmap_and_tables_are_drawn_after_the_rows_without_being_asked(
+        opened: Session) -> None:
+    """The heatmap and the side-by-side and probe tables come just after the first rows:
+    nothing but the page's own timers draws them."""
+    from playwright.sync_api import expect
+
+    page = opened.page
+    expect(page.locator("#sbs tbody tr")).not_to_have_count(0)
+    expect(page.locator("#probe-table tbody tr")).not_to_have_count(0)
+    expect(page.locator("#heatmap-size")).to_contain_text("cases ×")
+    assert page.evaluate("gradconf.drawn()") is True
+    assert page.evaluate("document.getElementById('heatmap-canvas').height") > 100
+    opened.assert_quiet()

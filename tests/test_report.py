@@ -140,21 +140,26 @@ def embedded(page: str, name: str = "data") -> dict[str, Any]:
 
 def shown_records(page: str) -> list[dict[str, Any]]:
     """The embedded records with their string-table indexes resolved, as the script reads
-    them: case fields merged in, the detail's sides as rows and its other rows by label."""
+    them: combination and case fields merged in, the detail's sides as rows and its other
+    rows by label."""
     data = embedded(page)
     strings = data["S"]
     out = []
     for row in data["records"]:
         r = dict(zip(data["fields"]["record"], row, strict=True))
         case = dict(zip(data["fields"]["case"], data["cases"][r.pop("case")], strict=True))
-        det = r.pop("detail")
+        combo = dict(zip(data["fields"]["combo"], data["combos"][r.pop("combo")], strict=True))
+        det, kv = r.pop("detail") or {}, data["kvs"][r.pop("kv")]
+        r.update(combo)
+        if r["observed"] == -1:  # a pass whose observed line is the oracle's
+            r["observed"] = r["oracle"]
         r = {k: strings[v] if k not in ("rel", "abs") else v for k, v in r.items()}
         r.update({f"case_{k}": strings[v] if k not in ("line", "ops") else v
                   for k, v in case.items()})
         r["case_ops"] = [strings[o] for o in case["ops"]]
         r["case"] = r["case_id"]
         r["sides"] = [[strings[x] for x in sd] for sd in det.get("sd", [])]
-        r["kv"] = {strings[k]: strings[v] for k, v in det.get("kv", [])}
+        r["kv"] = {strings[k]: strings[v] for k, v in kv}
         r["link"], r["reproducer"] = det.get("dl"), det.get("rp")
         out.append(r)
     return out
@@ -262,7 +267,7 @@ def test_embedded_records_match_the_document(doc: dict[str, Any], page: str) -> 
         assert e["message"] == r["message"]
         assert e["case_topic"] == Path(r["file"]).stem
         assert e["rel"] == (None if r.get("max_rel_err") is None
-                            else float(f"{r['max_rel_err']:.4g}"))
+                            else float(f"{r['max_rel_err']:.3g}"))
 
 
 def test_page_leaves_out_what_it_does_not_show(doc: dict[str, Any], page: str) -> None:

@@ -2,10 +2,13 @@
 
 A page embeds its records (or a diff's changes) once, as JSON inside
 ``<script type="application/json">``. Repeated strings (case titles, messages, check ids,
-array texts) are stored once in a string table ``S`` and referred to by index; arrays are
-rounded and cut to what a reader can take in; fields the page never shows (tracebacks,
-the reference's probe steps) are left out. :func:`script_json` writes the JSON so that no
-string in it can end the ``<script>`` element or open markup.
+array texts) are stored once in a string table ``S`` and referred to by index, as are the
+combinations of framework, version, check, kind, dtype and execution and the lists of a
+detail's rows that records share; a pass carries its values as one line each; arrays are
+rounded and cut to what a reader can take in, errors to the 3 digits the page shows;
+fields the page never shows (tracebacks, the reference's probe steps) are left out.
+:func:`script_json` writes the JSON so that no string in it can end the ``<script>``
+element or open markup.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from gradconf.schema import safe_link
 FAILING_CHARS = 600
 COMPACT_CHARS = 100  # the side-by-side table's oracle and golden
 MESSAGE_CHARS = 2000
+PADDING = re.compile(r"(?<=\[) +| +(?=[,\]])")  # NumPy's alignment: "[ 1.5 , -2. ]"
 CASE_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\.ya?ml")
 
 
@@ -64,7 +68,8 @@ def script_json(data: Any) -> Markup:
 
 
 def num(v: Any) -> float | str | None:
-    """A number rounded to 4 significant digits; a non-finite one is its schema string. A
+    """A number rounded to the 3 significant digits the page shows (it sorts by them too);
+    a non-finite one is its schema string. A
     finite number that rounding would overflow (the largest float, which a diff's ratio
     uses to stand for infinity) is kept as it is."""
     if v is None or isinstance(v, str):
@@ -72,7 +77,7 @@ def num(v: Any) -> float | str | None:
     f = float(v)
     if not math.isfinite(f):
         return json_number(f)
-    rounded = float(f"{f:.4g}")
+    rounded = float(f"{f:.3g}")
     return rounded if math.isfinite(rounded) else f
 
 
@@ -98,10 +103,11 @@ def topic(file: str) -> str:
 
 
 def compact(named: Mapping[str, Any] | None) -> str:
-    """One short line for a mapping of arrays (the side-by-side table's oracle/golden)."""
+    """One short line for a mapping of arrays (the side-by-side table's oracle/golden, a
+    pass's observed value), without NumPy's column padding."""
     if not named:
         return ""
-    return cut("; ".join(f"{n} = {' '.join(array_text(a, 4, 60).split())}"
+    return cut("; ".join(f"{n} = {PADDING.sub('', ' '.join(array_text(a, 4, 60).split()))}"
                          for n, a in named.items()), COMPACT_CHARS)
 
 
@@ -217,18 +223,14 @@ def detail_rows(r: Mapping[str, Any], failing: bool) -> list[tuple[str, str]]:
 
 
 def record_detail(r: Mapping[str, Any], s: Strings) -> dict[str, Any]:
-    """What a record's detail shows, string-table indexed."""
-    failing = r["verdict"] != "pass"
+    """What a record's detail shows beyond its row, string-table indexed: the failing
+    record's sides, the divergence link, the reproducer, a probe's outcome (the observed
+    line of a pass and the label/text rows are columns of the record, see index_data)."""
     out: dict[str, Any] = {}
-    if failing:
+    if r["verdict"] != "pass":
         sd = sides(r, FAILING_CHARS)
         if sd:
             out["sd"] = [[s(x) for x in row] for row in sd]
-    elif r.get("observed"):  # a pass: one line per side (oracle and golden are the row's)
-        out["ob"] = s(compact(r.get("observed")))
-    kv = [(k, v) for k, v in detail_rows(r, failing) if failing or k != "max |error|"]
-    if kv:
-        out["kv"] = [[s(k), s(v)] for k, v in kv]
     link = (r.get("divergence") or {}).get("link")
     if link and safe_link(link):
         out["dl"] = link
@@ -239,17 +241,25 @@ def record_detail(r: Mapping[str, Any], s: Strings) -> dict[str, Any]:
     return out
 
 
-# the positions of a record's fields in the page's data (the JS reads these names)
-RECORD_FIELDS = ("case", "framework", "version", "check", "kind", "dtype", "execution",
-                 "verdict", "rel", "abs", "message", "oracle", "golden", "detail")
+# the positions of a record's fields in the page's data (the JS reads these names): the
+# fields many records share (framework, version, check, kind, dtype, execution) are one
+# index into a table of their combinations; "observed" is a pass's one observed line (-1
+# when it reads as the oracle's), "kv" an index into the table of detail rows, "detail" 0
+# or what record_detail gives
+RECORD_FIELDS = ("case", "combo", "verdict", "rel", "abs", "message", "oracle", "golden",
+                 "observed", "kv", "detail")
+COMBO_FIELDS = ("framework", "version", "check", "kind", "dtype", "execution")
 CASE_FIELDS = ("id", "file", "line", "title", "source", "topic", "ops", "href")
 
 
 def index_data(records: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The index page's data: string table, cases, records (see RECORD_FIELDS)."""
+    """The index page's data: string table, cases, combinations of the shared fields,
+    lists of detail rows, and the records (see RECORD_FIELDS), each stored once."""
     s = Strings()
     cases: dict[tuple[str, str], int] = {}
     case_rows: list[list[Any]] = []
+    combos: dict[tuple[int, ...], int] = {}
+    kvs: dict[tuple[tuple[int, int], ...], int] = {(): 0}
     rows: list[list[Any]] = []
     for r in records:
         key = (r["file"], r["case"])
@@ -264,14 +274,25 @@ def index_data(records: list[Mapping[str, Any]]) -> dict[str, Any]:
         elif r.get("ops") and not case_rows[ci][6]:
             case_rows[ci][6] = [s(o) for o in r["ops"]]
         kind = r["kind"]
+        combo = (s(r["framework"]), s(r.get("framework_version")), s(r["check"]), s(kind),
+                 s(r["dtype"]), s(r.get("execution") or "eager"))
+        co = combos.setdefault(combo, len(combos))
+        failing = r["verdict"] != "pass"
+        kv = tuple((s(k), s(v)) for k, v in detail_rows(r, failing)
+                   if failing or k != "max |error|")
+        ki = kvs.setdefault(kv, len(kvs))
         reference = r.get("reference") if kind != "rev_fwd" else None
-        rows.append([ci, s(r["framework"]), s(r.get("framework_version")), s(r["check"]),
-                     s(kind), s(r["dtype"]), s(r.get("execution") or "eager"),
-                     s(r["verdict"]), num(r.get("max_rel_err")), num(r.get("max_abs_err")),
-                     s(cut(r.get("message") or "", MESSAGE_CHARS)), s(compact(reference)),
-                     s(compact(r.get("golden"))), record_detail(r, s)])
-    return {"fields": {"record": RECORD_FIELDS, "case": CASE_FIELDS}, "failing": sorted(FAILING),
-            "S": s.table, "cases": case_rows, "records": rows}
+        oracle = s(compact(reference))
+        observed = s(compact(r.get("observed"))) if not failing else 0
+        rows.append([ci, co, s(r["verdict"]), num(r.get("max_rel_err")),
+                     num(r.get("max_abs_err")), s(cut(r.get("message") or "", MESSAGE_CHARS)),
+                     oracle, s(compact(r.get("golden"))),
+                     -1 if observed and observed == oracle else observed, ki,
+                     record_detail(r, s) or 0])
+    return {"fields": {"record": RECORD_FIELDS, "case": CASE_FIELDS, "combo": COMBO_FIELDS},
+            "failing": sorted(FAILING), "S": s.table, "cases": case_rows,
+            "combos": [list(c) for c in combos], "kvs": [[list(p) for p in kv] for kv in kvs],
+            "records": rows}
 
 
 CHANGE_FIELDS = ("category", "case", "framework", "execution", "check", "dtype", "file",
