@@ -6,7 +6,7 @@ opened in headless Chromium (Debian's, driven by Playwright's Python package); t
 sizes, the time to load and first render, and the time to apply a filter are written to
 benchmarks/results/report-scale.{json,md}.
 
-    python benchmarks/report_scale.py [--records 50000]
+    python benchmarks/report_scale.py [--records 50000] [--runs 2]
 
 Targets: each page under 20 MB, opened and filtered in under 2 s.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import platform
 import tempfile
 import time
@@ -160,9 +161,14 @@ def diff_document(base: dict[str, Any]) -> dict[str, Any]:
     return diff(base, cand, fail_on=())
 
 
+# every view drawn: the index page draws its heatmap and tables after the first rows
+DRAWN = "!(window.gradconf && window.gradconf.drawn) || window.gradconf.drawn()"
+
+
 def measure(path: Path, first_rows: str, select: str, value: str, rows: str) -> dict[str, Any]:
-    """Open ``path`` in Chromium: seconds to load and first render (rows present), and
-    to apply a filter through its select (rows replaced)."""
+    """Open ``path`` in Chromium: seconds to the first rows, and to load and render every
+    view (rows, heatmap and tables drawn); then to apply a filter through its select (every
+    view redrawn), and a text search."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -172,26 +178,31 @@ def measure(path: Path, first_rows: str, select: str, value: str, rows: str) -> 
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             t0 = time.perf_counter()
-            page.goto(path.as_uri(), wait_until="load", timeout=60_000)
+            page.goto(path.as_uri(), wait_until="commit", timeout=60_000)
             page.wait_for_selector(first_rows, timeout=60_000)
+            first = time.perf_counter() - t0
+            page.wait_for_load_state("load", timeout=60_000)
+            page.wait_for_function(DRAWN, timeout=60_000, polling=10)
             opened = time.perf_counter() - t0
             before = page.locator(rows).count()
             t0 = time.perf_counter()
             page.select_option(select, value)
-            page.wait_for_function(f"location.hash.includes({json.dumps(value)})",
-                                   timeout=60_000)
-            page.wait_for_selector(first_rows, timeout=60_000)
+            page.wait_for_function(f"location.hash.includes({json.dumps(value)}) && "
+                                   f"document.querySelector({json.dumps(first_rows)}) && "
+                                   f"({DRAWN})", timeout=60_000, polling=10)
             filtered = time.perf_counter() - t0
             t0 = time.perf_counter()
             page.fill("#f-q", "case00")
-            page.wait_for_function("location.hash.includes('q=case00')", timeout=60_000)
+            page.wait_for_function(f"location.hash.includes('q=case00') && ({DRAWN})",
+                                   timeout=60_000, polling=10)
             searched = time.perf_counter() - t0
             after = page.locator(rows).count()
             shown = page.locator("h3 span[id$=-shown]").first.inner_text()
             if errors:
                 raise RuntimeError(f"{path.name}: {errors}")
             return {"bytes": path.stat().st_size, "mb": round(path.stat().st_size / 1e6, 2),
-                    "open_s": round(opened, 3), "filter_s": round(filtered, 3),
+                    "first_rows_s": round(first, 3), "open_s": round(opened, 3),
+                    "filter_s": round(filtered, 3),
                     "open_and_filter_s": round(opened + filtered, 3),
                     "text_search_s": round(searched, 3), "rows_before": before,
                     "rows_after": after, "shown_after": shown}
@@ -202,6 +213,8 @@ def measure(path: Path, first_rows: str, select: str, value: str, rows: str) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=50_000)
+    ap.add_argument("--runs", type=int, default=2,
+                    help="measure each page this many times (the machine may be shared)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     doc = results_document(args.records)
@@ -215,34 +228,53 @@ def main() -> None:
         t0 = time.perf_counter()
         diff_page.write_text(render_diff(changes), encoding="utf-8")
         render_diff_s = time.perf_counter() - t0
-        pages = {
-            "index.html": {**measure(index, "#records tbody tr.rec", "#f-v", "mismatch",
-                                     "#records tbody tr.rec"),
-                           "records": len(doc["records"]), "render_s": round(render_index_s, 2)},
-            "diff.html": {**measure(diff_page, "#changes tbody tr.group", "#f-cat", "regression",
-                                    "#changes tbody tr.group"),
-                          "changes": len(changes["changes"]), "render_s": round(render_diff_s, 2)},
+        pages: dict[str, dict[str, Any]] = {
+            "index.html": {"records": len(doc["records"]), "render_s": round(render_index_s, 2),
+                           "runs": []},
+            "diff.html": {"changes": len(changes["changes"]), "render_s": round(render_diff_s, 2),
+                          "runs": []},
         }
+        for _ in range(args.runs):
+            for name, path, rows, select, value in (
+                    ("index.html", index, "#records tbody tr.rec", "#f-v", "mismatch"),
+                    ("diff.html", diff_page, "#changes tbody tr.group", "#f-cat", "regression")):
+                load = os.getloadavg()[0]
+                run = measure(path, rows, select, value, rows)
+                pages[name]["runs"].append({**run, "load_1min": round(load, 2),
+                                            "cores": os.cpu_count()})
+                pages[name].update(bytes=run["bytes"], mb=run["mb"])
+    met = {name: [r["open_and_filter_s"] < 2 and p["mb"] < 20 for r in p["runs"]]
+           for name, p in pages.items()}
     result = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{platform.machine()}, {platform.python_version()}",
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                         f"{platform.python_version()}",
               "browser": CHROMIUM, "make_documents_s": round(made, 1),
               "targets": {"mb": 20, "open_and_filter_s": 2}, "pages": pages,
-              "met": all(p["mb"] < 20 and p["open_and_filter_s"] < 2 for p in pages.values())}
+              "met_per_run": met, "met": all(all(m) for m in met.values())}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "report-scale.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     lines = ["# The HTML pages at scale", "",
              f"`benchmarks/report_scale.py`, {result['date']}, {result['machine']}, headless "
-             "Chromium. Synthetic documents shaped like real ones; times are wall clock from "
-             "Playwright (goto to rows drawn; select to rows redrawn).", "",
-             "| page | items | size | open + first render | filter | open + filter | "
-             "text search | rows shown after |", "|---|---|---|---|---|---|---|---|"]
+             "Chromium, each page opened in a fresh browser, twice over. Synthetic documents "
+             "shaped like real ones; times are wall clock from Playwright: navigation to the "
+             "first rows; to the load event with every view drawn (the index page draws its "
+             "heatmap and tables just after the first rows); a filter through its select to "
+             "every view redrawn. The load is the machine's 1-minute load average when the "
+             "run started (the cores are shared with other work).", "",
+             "| page | items | size | run | load | first rows | open, all drawn | filter | "
+             "open + filter | text search | rows shown after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, p in pages.items():
         items = p.get("records", p.get("changes"))
-        lines.append(f"| `{name}` | {items:,} | {p['mb']} MB | {p['open_s']} s | "
-                     f"{p['filter_s']} s | {p['open_and_filter_s']} s | {p['text_search_s']} s | "
-                     f"{p['shown_after']} |")
+        for k, r in enumerate(p["runs"], 1):
+            lines.append(f"| `{name}` | {items:,} | {p['mb']} MB | {k} | {r['load_1min']} | "
+                         f"{r['first_rows_s']} s | {r['open_s']} s | {r['filter_s']} s | "
+                         f"**{r['open_and_filter_s']} s** | {r['text_search_s']} s | "
+                         f"{r['shown_after']} |")
+    verdicts = "; ".join(f"`{name}` {sum(m)} of {len(m)} runs" for name, m in met.items())
     lines += ["", f"Targets: under 20 MB, open + filter under 2 s: "
-              f"{'met' if result['met'] else 'NOT met'}.", ""]
+              f"{'met in every run' if result['met'] else 'NOT met in every run'} "
+              f"({verdicts}).", ""]
     (OUT / "report-scale.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 
