@@ -74,7 +74,7 @@ def _gather_argmax(xt: tf.Tensor) -> tf.Tensor:
     return tf.gather(xt, idx, axis=-1, batch_dims=len(xt.shape) - 1)
 
 
-def _order_stat(pick: Callable[[tf.Tensor, int], tf.Tensor]) -> Callable[..., tf.Tensor]:
+def _order_stat(pick: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
     """tf has no median or quantile op: sort along the axis (tf.sort) and pick from it."""
     def lowered(x: tf.Tensor, axis: int | None = None, keepdims: bool = False,
                 **kw: Any) -> tf.Tensor:

@@ -14,7 +14,8 @@ def _getitem(x: torch.Tensor, index: tuple[Any, ...]) -> torch.Tensor:
     whole axis, then ``torch.flip`` and a positive-step slice of the flipped axis."""
     if not any(isinstance(i, slice) and (i.step or 1) < 0 for i in index):
         return x[index]
-    parts, later = [], []          # later: (output axis, length, slice)
+    parts: list[Any] = []
+    later: list[Any] = []          # later: (output axis, length, slice)
     dim, out_dim = 0, 0
     fill = x.dim() - sum(1 for i in index if i is not None and i is not Ellipsis)
     for i in index:

@@ -168,7 +168,8 @@ def _windows(x: np.ndarray, sizes: tuple[int, ...], steps: tuple[int, ...],
     for off in np.ndindex(*sizes):
         idx = tuple(slice(o * g, o * g + s * (n - 1) + 1, s)
                     for o, g, s, n in zip(off, gaps, steps, out, strict=True))
-        views.append(x[(Ellipsis, *idx)] if nd else x)
+        where: tuple[Any, ...] = (Ellipsis, *idx)
+        views.append(x[where] if nd else x)
     return views
 
 

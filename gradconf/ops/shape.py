@@ -251,7 +251,8 @@ def _np_split_part(x: np.ndarray, parts: Any = 2, part: int = 0, axis: int = 0) 
 
 def _np_scatter_add(x: np.ndarray, k: np.ndarray, u: np.ndarray, axis: int = 0) -> np.ndarray:
     out = np.array(x, dtype=np.result_type(x, u), copy=True)
-    np.add.at(out, (slice(None),) * (axis % out.ndim) + (np.asarray(k),), u)
+    where: tuple[Any, ...] = (slice(None),) * (axis % out.ndim) + (np.asarray(k),)
+    np.add.at(out, where, u)
     return out
 
 
