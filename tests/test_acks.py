@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from test_diff import doc, record
+from test_report import embedded
 
 from gradconf import acks
 from gradconf.diff import diff, validate
@@ -116,7 +117,11 @@ def test_the_command_line_takes_ack_and_reports_in_markdown_and_html(tmp_path):
     assert "## acknowledgements (1 entries)" in md
     assert "acknowledged until 2027\\-01\\-31" in md
     page = (tmp_path / "out" / "diff.html").read_text(encoding="utf-8")
-    assert "acknowledged</span> until 2027-01-31" in page
+    data = embedded(page)  # every change is acknowledged by the entry, until its date
+    (ack,) = data["acks"]
+    assert data["S"][ack[2]] == "2027-01-31"
+    assert data["changes"] and all(row[data["fields"].index("ack")] == 0
+                                   for row in data["changes"])
     missing = run("--ack", "nope.yaml")
     assert missing.returncode == 2 and "--ack: no acknowledgements file 'nope.yaml'" in \
         missing.stderr
