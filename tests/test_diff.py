@@ -85,6 +85,12 @@ def doc(*records, version="2.13.0", runs=None):
     (record(), record(warnings=[{"kind": "other", "category": "DeprecationWarning",
                                  "message": "deprecated"}]), "behaviour"),
     (probe(), probe(error={"type": "RuntimeError", "message": "graph freed"}), "drift"),
+    (record(execution="compiled"),
+     record(execution="compiled", warnings=[{"kind": "deprecated_api", "category":
+                                             "FutureWarning", "message": "deprecated"}]),
+     "drift"),
+    (record(execution="compiled"), record(execution="compiled", verdict="error"),
+     "regression"),
 ])
 def test_categories(base, cand, category):
     got, why = classify(base, cand)
