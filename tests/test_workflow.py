@@ -51,6 +51,7 @@ def test_the_workflow_shards_every_framework_then_merges_and_gates():
     run = " ".join(step.get("run", "") for step in flow["jobs"]["cases"]["steps"])
     assert '--shard "$SHARD/$SHARDS"' in run
     gate = " ".join(step.get("run", "") for step in flow["jobs"]["gate"]["steps"])
-    for command in ("gradconf merge", "gradconf report", "gradconf gate reports --baselines baselines",
+    for command in ("gradconf merge", "gradconf report",
+                    "gradconf gate reports --baselines baselines",
                     "--ack gate/acknowledged.yaml", "GITHUB_STEP_SUMMARY"):
         assert command in gate
