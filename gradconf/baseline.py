@@ -27,6 +27,7 @@ from typing import Any
 
 from gradconf import SCHEMA_VERSION
 from gradconf.intake import InputError
+from gradconf.results import run_environment
 
 DEFAULT_DIR = Path("baselines")
 SUFFIX = ".json.gz"
@@ -53,9 +54,7 @@ def _trim(rec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _version(doc: Mapping[str, Any], framework: str) -> str:
-    run = doc["runs"].get(framework) or {}
-    env = run.get("environment") or {}
-    version = (env.get("frameworks") or {}).get(framework) or \
+    version = (run_environment(doc, framework).get("frameworks") or {}).get(framework) or \
         (doc["environment"].get("frameworks") or {}).get(framework)
     if not version:
         raise InputError(framework, "the run does not say which version it ran")
@@ -63,9 +62,7 @@ def _version(doc: Mapping[str, Any], framework: str) -> str:
 
 
 def _digest(doc: Mapping[str, Any], framework: str) -> str | None:
-    run = doc["runs"].get(framework) or {}
-    env = run.get("environment") or doc.get("environment") or {}
-    digest = env.get("cases_digest")
+    digest = run_environment(doc, framework).get("cases_digest")
     return str(digest) if digest else None
 
 

@@ -45,7 +45,7 @@ from gradconf.arrays import decode, json_number
 from gradconf.compare import entry_bound
 from gradconf.intake import InputError
 from gradconf.kinds import DIFF_CATEGORIES, FAILING
-from gradconf.results import load_schema
+from gradconf.results import load_schema, run_environment
 
 CATEGORIES = DIFF_CATEGORIES
 DEFAULT_FAIL_ON = ("regression", "behaviour", "removed")
@@ -316,8 +316,7 @@ def environment_changes(base: Mapping[str, Any], cand: Mapping[str, Any],
     for fw in frameworks:
         sides = []
         for doc in (base, cand):
-            run = (doc.get("runs") or {}).get(fw) or {}
-            env = run.get("environment") or doc.get("environment") or {}
+            env = run_environment(doc, fw)
             sides.append((env, (env.get("frameworks") or {}).get(fw)))
         (eb, vb), (ec, vc) = sides
         for name in ENVIRONMENT_FIELDS:

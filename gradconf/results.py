@@ -14,7 +14,7 @@ import json
 import platform
 import subprocess
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +40,13 @@ def environment(framework: str | None = None, framework_version: str | None = No
     if framework:
         env["frameworks"][framework] = framework_version
     return env
+
+
+def run_environment(doc: Mapping[str, Any], framework: str) -> dict[str, Any]:
+    """The environment ``framework``'s run recorded in a merged document (each run keeps its
+    own), or the document's when the run has none."""
+    run = (doc.get("runs") or {}).get(framework) or {}
+    return dict(run.get("environment") or doc.get("environment") or {})
 
 
 def cases_digest(root: Path, files: Iterable[str]) -> str | None:
