@@ -36,13 +36,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import jsonschema
 import numpy as np
 
 from gradconf import SCHEMA_VERSION
 from gradconf import acks as acks_module
 from gradconf.arrays import decode, json_number
 from gradconf.compare import entry_bound
+from gradconf.contract import contract
 from gradconf.intake import InputError
 from gradconf.kinds import DIFF_CATEGORIES, FAILING
 from gradconf.results import load_schema, run_environment
@@ -351,7 +351,7 @@ def schema() -> dict[str, Any]:
 def validate(doc: Mapping[str, Any]) -> None:
     """Raise jsonschema.ValidationError if ``doc`` is not a valid diff document."""
     json.dumps(doc, allow_nan=False)
-    jsonschema.Draft202012Validator(schema()).validate(doc)
+    contract("diff.schema.json").validate(doc)
 
 
 def describe_run(info: Mapping[str, Any]) -> str:

@@ -22,6 +22,7 @@ from typing import IO, Any
 import jsonschema
 
 from gradconf import SCHEMA_VERSION, __version__
+from gradconf.contract import contract
 from gradconf.intake.streams import absent_run, read_stream, run_status
 
 
@@ -177,9 +178,7 @@ def validate(doc: dict[str, Any]) -> None:
         json.dumps(doc, allow_nan=False)
     except ValueError as exc:
         raise jsonschema.ValidationError(f"not strict JSON: {exc}") from None
-    validator = jsonschema.Draft202012Validator(schema(),
-                                                format_checker=jsonschema.FormatChecker())
-    validator.validate(doc)
+    contract("results.schema.json").validate(doc)
 
 
 def write_results(doc: dict[str, Any], path: Path) -> None:

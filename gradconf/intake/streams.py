@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from gradconf import SCHEMA_VERSION
+from gradconf.contract import contract
 from gradconf.intake import InputError
 
 MAX_LISTED = 50  # missing items and problems named per run; the count says how many in all
@@ -52,23 +52,12 @@ class Stream:
         return names[0] if len(names) == 1 else self.path.stem
 
 
-@cache
-def _validator(part: str) -> jsonschema.Draft202012Validator:
-    """A validator for one part of the results schema: ``record`` or ``environment``."""
-    from gradconf.results import schema
-
-    full = schema()
-    sub = {"$ref": "#/$defs/record"} if part == "record" else full["properties"][part]
-    return jsonschema.Draft202012Validator({**sub, "$defs": full["$defs"]},
-                                           format_checker=jsonschema.FormatChecker())
-
-
 def schema_problem(obj: Any, part: str = "record") -> str | None:
     """Why ``obj`` is not a valid ``part`` of a results document (the first schema error,
     located by its JSON path), or None."""
     if not isinstance(obj, dict):
         return f"holds {type(obj).__name__}, not an object"
-    error = jsonschema.exceptions.best_match(_validator(part).iter_errors(obj))
+    error = contract("results.schema.json", part).first_error(obj)
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or part
