@@ -80,10 +80,15 @@ def _run_cases(session: nox.Session, framework: str, results: Path, *args: str,
                                                or str(REFERENCES.resolve()))
     workers = "auto" if (os.cpu_count() or 1) > 1 else "1"  # xdist isolates crashes
     _mark(session, "cases")
+    plan = _upgrade_planner()
+    try:  # the committed baseline's item times: the long case files start first
+        order = ("--durations-from", str(plan.committed_baseline(framework, BASELINES)))
+    except plan.UsageError:
+        order = ()
     pytest = [python, "-m", "pytest"] if python else ["pytest"]
     session.run(
         *pytest, "cases", "--framework", framework, "--results-dir", str(results),
-        "-n", workers, "--dist", "loadfile", "-p", "no:cacheprovider", "-q", *args,
+        "-n", workers, "--dist", "loadfile", "-p", "no:cacheprovider", "-q", *order, *args,
         success_codes=[0, 1, 2],  # failures and interruptions still reach the report
         external=bool(python),
     )

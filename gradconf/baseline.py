@@ -6,7 +6,7 @@ holding one framework's records, with the values the diff reads: verdicts, messa
 errors, warnings and observed values. What the diff never reads is left out to keep the
 file small: tracebacks, the oracle's Richardson steps, reproducers. Each item's times
 (framework, oracle, compile) are kept to the millisecond: sharded CI runs balance their
-parts by them (``--shard-durations``).
+parts by them and every run orders its case files by them (``--durations-from``).
 
 :func:`write` makes one from a finished run and refuses an incomplete one. :func:`base_for`
 finds the baselines a run must be gated against (one per framework, by the version the run
@@ -33,7 +33,7 @@ DEFAULT_DIR = Path("baselines")
 SUFFIX = ".json.gz"
 # fields the diff does not read, left out of a baseline (each optional in the schema)
 DROPPED = ("traceback", "reference_steps", "reproducer")
-TIMES = ("duration_s", "oracle_s", "compile_s")  # what --shard-durations reads
+TIMES = ("duration_s", "oracle_s", "compile_s")  # what --durations-from reads
 SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_!-]*$")
 
 

@@ -67,11 +67,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "compiled once at a fraction of the cost (default all)")
     group.addoption("--shard", default=None, metavar="K/N",
                     help="run the K-th of N parts of the items, whole cases balanced by "
-                         "--shard-durations (gradconf/sharding.py); join the parts' streams "
+                         "--durations-from (gradconf/sharding.py); join the parts' streams "
                          "with python -m gradconf merge")
-    group.addoption("--shard-durations", default=None, metavar="PATH",
-                    help="an earlier run (results.json, a stream, or a directory of them) "
-                         "whose item times balance the shards (default: equal weights)")
+    group.addoption("--durations-from", "--shard-durations", dest="durations_from",
+                    default=None, metavar="PATH",
+                    help="an earlier run (results.json, a stream, a directory of them, or a "
+                         "committed baseline) whose item times balance the shards and order "
+                         "the case files longest first, so no xdist worker is left with a long "
+                         "file at the end (default: equal weights, file order)")
     group.addoption("--limit", action="append", default=[], metavar="NAME=VALUE",
                     help="raise or lower a load limit for case files (repeatable; names and "
                          "defaults in cases/README.md)")
@@ -153,16 +156,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _refuse_duplicates(config, items)
     if config.getoption("compiled_subset") == "ops":
         items[:] = compiled_subset(items)
+    try:
+        given = config.getoption("durations_from")
+        seconds = sharding.durations(Path(given)) if given else {}
+    except InputError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if config.getoption("shard"):
-        _shard(config, items)
+        _shard(config, items, seconds)
+    if seconds:
+        items[:] = sharding.longest_files_first(items, seconds)
 
 
-def _shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+def _shard(config: pytest.Config, items: list[pytest.Item], seconds: dict[str, float]) -> None:
     """Keep the items of this shard (--shard K/N); the others are deselected."""
     try:
         k, n = sharding.parse(config.getoption("shard"))
-        given = config.getoption("shard_durations")
-        seconds = sharding.durations(Path(given)) if given else {}
     except InputError as exc:
         raise pytest.UsageError(str(exc)) from None
     part = sharding.assign((item.nodeid for item in items), n, seconds)

@@ -2,13 +2,14 @@
 
 ``pytest cases --shard K/N`` runs the K-th of N parts of the collected items. The parts
 are made of whole cases (a case's checks share its oracle), weighted by the seconds each
-item took in an earlier run (``--shard-durations``: a results document, stream or
-directory of streams; an item it lacks weighs the median of those it has, or 1 without
-any), and dealt greedily, heaviest case first, to the lightest part (ties: by case, then
+item took in an earlier run (``--durations-from``: a results document, stream, directory
+of streams or committed baseline; an item it lacks weighs the median of those it has, or
+1 without any), and dealt greedily, heaviest case first, to the lightest part (ties: by case, then
 by part number). The split depends only on the collected node ids, N and the durations, so
 every xdist worker and every matrix job computes the same one. pytest-split splits test
 by test with its own durations file; gradconf keeps cases whole and reads durations from
-its own results, so the scheme is this module's.
+its own results, so the scheme is this module's. The same durations order the case files
+longest first for xdist (:func:`longest_files_first`), sharded or not.
 
 Each shard writes its own ``<framework>.jsonl`` whose header names the shard.
 :func:`join` reads the shard streams of each framework back (files, or directories of
@@ -26,12 +27,20 @@ import heapq
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from gradconf.intake import InputError
 from gradconf.intake.streams import Stream, load_document, read_stream
+
+
+class _HasNodeid(Protocol):
+    @property
+    def nodeid(self) -> str: ...
+
+
+T = TypeVar("T", bound=_HasNodeid)
 
 
 def parse(text: str) -> tuple[int, int]:
@@ -77,6 +86,19 @@ def assign(nodeids: Iterable[str], parts: int,
         part_of[case] = k
         heapq.heappush(loads, (load + weight[case], k))
     return {n: part_of[case_of(n)] for n in ids}
+
+
+def longest_files_first(items: Sequence[T], seconds: Mapping[str, float]) -> list[T]:
+    """``items`` (anything with a ``nodeid``) with their files ordered by the seconds they
+    took in an earlier run, longest first (ties: by file), each file's items in the order
+    they came. xdist's ``--dist loadfile`` deals files to workers in this order, so the
+    long ones start first and the run ends on short ones: the largest-first rule for
+    balancing parallel work. An item the earlier run lacks weighs nothing."""
+    weight: dict[str, float] = defaultdict(float)
+    for item in items:
+        weight[item.nodeid.split("::", 1)[0]] += seconds.get(item.nodeid, 0.0)
+    rank = {f: i for i, f in enumerate(sorted(weight, key=lambda f: (-weight[f], f)))}
+    return sorted(items, key=lambda item: rank[item.nodeid.split("::", 1)[0]])
 
 
 def _streams(inputs: Iterable[Path]) -> list[Path]:

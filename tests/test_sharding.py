@@ -34,6 +34,22 @@ def test_parts_are_whole_cases_balanced_by_durations_and_deterministic():
     assert sorted(list(even.values()).count(k) for k in (1, 2)) == [9, 9]
 
 
+def test_files_are_ordered_longest_first_keeping_each_files_items_in_order():
+    class Item:
+        def __init__(self, nodeid: str) -> None:
+            self.nodeid = nodeid
+
+    items = [Item(n) for n in IDS] + [Item("cases/c.yaml::new[torch-value-float64]")]
+    seconds = {n: (5.0 if n.startswith("cases/b.yaml") else 1.0) for n in IDS}
+    ordered = [i.nodeid for i in sharding.longest_files_first(items, seconds)]
+    b_items = [n for n in IDS if n.startswith("cases/b.yaml")]
+    a_items = [n for n in IDS if n.startswith("cases/a.yaml")]
+    # b (45 s) before a (9 s) before c, which the earlier run lacks; order within a file kept
+    assert ordered == b_items + a_items + ["cases/c.yaml::new[torch-value-float64]"]
+    assert [i.nodeid for i in sharding.longest_files_first(items, {})] == [i.nodeid
+                                                                           for i in items]
+
+
 @pytest.mark.parametrize("text", ["0/3", "4/3", "3", "a/b", "1/0", ""])
 def test_a_bad_shard_is_refused(text):
     with pytest.raises(InputError, match="is not K/N"):
@@ -91,7 +107,7 @@ def test_shards_merge_to_the_unsharded_result(tmp_path):
     run(tmp_path / "whole")
     for k in (1, 2, 3):
         run(tmp_path / f"shard{k}", "--shard", f"{k}/3", "-n", "2",
-            "--shard-durations", str(tmp_path / "whole"))
+            "--durations-from", str(tmp_path / "whole"))
     sizes = [len(json.loads((tmp_path / f"shard{k}" / "torch.jsonl").read_text()
                             .splitlines()[1])["manifest"]["items"]) for k in (1, 2, 3)]
     assert all(sizes) and max(sizes) < sum(sizes)
