@@ -363,6 +363,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("max_rss_mb") < 0:
         raise pytest.UsageError("gradconf: --max-rss-mb must be 0 (off) or positive")
     hold_freed_memory()  # large inputs' arrays are reused, not faulted in afresh
+    if config.getoption("durations_from") and hasattr(config.option, "loadscopereorder"):
+        # xdist would deal files by item count; the earlier run's times order them instead
+        config.option.loadscopereorder = False
     if _is_controller(config):
         shutil.rmtree(lost_dir(config), ignore_errors=True)
         config.pluginmanager.register(RecordWriter(config, adapter_for),
