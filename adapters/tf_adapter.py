@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from gradconf.adapter import Adapter, Unsupported
+from gradconf.adapter import Adapter, ErrorInfo, Unsupported
 from gradconf.expr import Node, Program, evaluate
 from gradconf_adapters.tf_lowering import LOWERING
+from gradconf_adapters.tf_messages import clean
 from gradconf_adapters.tf_reproducer import TEMPLATES
 
 Env = Mapping[str, np.ndarray]
@@ -181,6 +182,13 @@ class TensorflowAdapter(Adapter):
     def version(self) -> str:
         """``tf.__version__``."""
         return str(tf.__version__)
+
+    def error_info(self, exc: BaseException) -> ErrorInfo:
+        """The neutral form of ``exc``, its message without the stack at which a graph node
+        was defined, device names or trace counters (``tf_messages.py``); the kind is read
+        from the whole message."""
+        info = super().error_info(exc)
+        return ErrorInfo(info.kind, info.type, clean(info.message))
 
     def compiled(self) -> TensorflowAdapter:
         """The compiled twin, with its own (empty) cache of compiled steps."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -223,3 +225,33 @@ def test_only_logged_warnings_that_concern_a_case_are_reissued(ad):
         tf.get_logger().warning("foo (from tensorflow.python.ops) is deprecated")
         tf.get_logger().warning("5 out of the last 5 calls to f triggered tf.function retracing")
     assert [(w.category, w.kind) for w in caught] == [("TensorflowLogWarning", "deprecated_api")]
+
+
+def test_a_graph_error_keeps_the_failure_and_drops_the_stack(ad):
+    """det's Jacobian at a singular matrix by tape.jacobian (a pfor graph): TensorFlow's
+    message starts "Graph execution error:" and lists the Python stack (this checkout's
+    paths) where the node was defined; the record keeps the sentence, the node and the op,
+    with no path and no trace counter, so the first line says what failed."""
+    x = tf.constant([[1.0, 2.0], [2.0, 4.0]], tf.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.linalg.det(x)
+        tape.jacobian(y, x)
+    assert "File " in str(raised.value) and "Detected at node" in str(raised.value)
+    info = ad.error_info(raised.value)
+    assert info.kind == "singular_input" and info.type == "InvalidArgumentError"
+    assert info.message.splitlines()[0] == "Input is not invertible."
+    assert "File " not in info.message and "/" not in info.message.split("[[")[0]
+    assert "{{node gradient_tape/MatrixInverse}}" in info.message
+    assert not re.search(r"_\d{3,}", info.message)
+
+
+def test_a_trace_time_error_keeps_the_exception_line(ad):
+    fn = tf.function(lambda x: tf.math.lgamma(x))
+    with pytest.raises(TypeError) as raised:
+        fn(tf.constant([1, 2], tf.int32))
+    info = ad.error_info(raised.value)
+    assert "in user code" in str(raised.value) and "File " in str(raised.value)
+    assert info.message.startswith("TypeError: Value passed to parameter")
+    assert "File " not in info.message
