@@ -38,10 +38,12 @@ def run_pytest(*args: str, cwd: Path = ROOT, timeout: float = 600) -> subprocess
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
-    """All shipped cases on torch with two xdist workers and JUnit XML."""
+    """All shipped cases on torch with two xdist workers and JUnit XML, each check computed
+    once (repeats and nondeterminism have tests of their own in test_execution.py)."""
     out = tmp_path_factory.mktemp("full")
     proc = run_pytest("cases", "--framework", "torch", "--results-dir", str(out),
-                      "-n", "2", "--dist", "loadfile", f"--junitxml={out / 'junit.xml'}")
+                      "-n", "2", "--dist", "loadfile", "--repeat", "1",
+                      f"--junitxml={out / 'junit.xml'}")
     env, records = read_jsonl(out / "torch.jsonl")
     return proc, env, records, out
 
