@@ -152,7 +152,8 @@ def _invalid_name(err: LoadError, fw: str) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A case id used in more than one file refuses every copy (whatever the file order):
-    each copy's items become one invalid item located at it. Then ``--compiled-subset``."""
+    each copy's items become one invalid item located at it. Then ``--compiled-subset``,
+    ``--shard``, and the case files ordered longest first by ``--durations-from``."""
     _refuse_duplicates(config, items)
     if config.getoption("compiled_subset") == "ops":
         items[:] = compiled_subset(items)
