@@ -28,6 +28,7 @@ import os
 # Python exceptions anyway; TF 2.19+ prints its oneDNN notice at import regardless)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import dataclasses
 import logging
 import re
 import warnings
@@ -188,7 +189,7 @@ class TensorflowAdapter(Adapter):
         was defined, device names or trace counters (``tf_messages.py``); the kind is read
         from the whole message."""
         info = super().error_info(exc)
-        return ErrorInfo(info.kind, info.type, clean(info.message))
+        return dataclasses.replace(info, message=clean(info.message))
 
     def compiled(self) -> TensorflowAdapter:
         """The compiled twin, with its own (empty) cache of compiled steps."""

@@ -4,12 +4,12 @@
 are made of whole cases (a case's checks share its oracle), weighted by the seconds each
 item took in an earlier run (``--durations-from``: a results document, stream, directory
 of streams or committed baseline; an item it lacks weighs the median of those it has, or
-1 without any), and dealt greedily, heaviest case first, to the lightest part (ties: by case, then
-by part number). The split depends only on the collected node ids, N and the durations, so
-every xdist worker and every matrix job computes the same one. pytest-split splits test
-by test with its own durations file; gradconf keeps cases whole and reads durations from
-its own results, so the scheme is this module's. The same durations order the case files
-longest first for xdist (:func:`longest_files_first`), sharded or not.
+1 without any), and dealt greedily, heaviest case first, to the lightest part (ties: by
+case, then by part number). The split depends only on the collected node ids, N and the
+durations, so every xdist worker and every matrix job computes the same one. pytest-split
+splits test by test with its own durations file; gradconf keeps cases whole and reads
+durations from its own results, so the scheme is this module's. The same durations order
+the case files longest first for xdist (:func:`longest_files_first`), sharded or not.
 
 Each shard writes its own ``<framework>.jsonl`` whose header names the shard.
 :func:`join` reads the shard streams of each framework back (files, or directories of
